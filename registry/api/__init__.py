@@ -1,0 +1,21 @@
+"""The JSON API: one Blueprint at /api/v1, and the public documents outside it."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+public = Blueprint("public", __name__)
+
+
+def doc(*, body=None, response=None, status: int = 200, auth: str | None = None, params=None,
+        responses: dict | None = None, tags: list[str] | None = None):
+    """Attach OpenAPI facts to a view; ``registry.openapi`` reads them off the URL map."""
+
+    def decorator(view):
+        view.openapi = {"body": body, "response": response, "status": status, "auth": auth,
+                        "params": params or [], "responses": responses or {}, "tags": tags or []}
+        return view
+
+    return decorator
+
+
+from . import bodies, public_docs  # noqa: E402,F401  (register routes)

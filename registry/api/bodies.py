@@ -1,0 +1,158 @@
+"""Operator endpoints: product categories, certification bodies, accreditation and keys."""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+from sqlalchemy import select
+
+from ..auth import current_principal, require
+from ..db import get_session
+from ..errors import NotFound
+from ..models import Body, Category
+from ..http import json_body
+from ..schemas.bodies import (AccreditationIn, BodyCreatedOut, BodyIn, BodyPublicOut, CategoryIn, CategoryOut,
+                              ReasonIn, RotateIn)
+from ..schemas.common import validate_code
+from ..services import accreditation as svc
+from . import bp, doc
+
+
+def _signer():
+    return current_app.extensions["registry.signer"]
+
+
+def _public_url() -> str:
+    return current_app.config["PUBLIC_URL"]
+
+
+@bp.put("/categories/<code>")
+@doc(body=CategoryIn, response=CategoryOut, auth="operator", tags=["operator"])
+@require("operator")
+def put_category(code: str):
+    """Create or replace a product category and its low-carbon benchmark."""
+    validate_code(code)
+    data = CategoryIn().load(json_body())
+    session = get_session()
+    category, created = svc.put_category(session, code, data, actor=current_principal().actor)
+    session.commit()
+    return CategoryOut().dump(category), 201 if created else 200
+
+
+@bp.get("/categories")
+@doc(response=CategoryOut(many=True), tags=["public"])
+def list_categories():
+    """Product categories with their declared unit and benchmark."""
+    rows = get_session().scalars(select(Category).order_by(Category.code)).all()
+    return {"items": CategoryOut(many=True).dump(rows)}
+
+
+@bp.get("/categories/<code>")
+@doc(response=CategoryOut, tags=["public"])
+def get_category(code: str):
+    """One product category."""
+    category = get_session().get(Category, code)
+    if category is None:
+        raise NotFound(f"No product category {code!r}", type="category-not-found")
+    return CategoryOut().dump(category)
+
+
+def _dump_body(body: Body) -> dict:
+    body.did = svc.body_did(_public_url(), body.id)
+    return BodyPublicOut().dump(body)
+
+
+@bp.post("/bodies")
+@doc(body=BodyIn, response=BodyCreatedOut, status=201, auth="operator", tags=["operator"])
+@require("operator")
+def create_body():
+    """Accredit a certification body; the response holds its client secret, shown only once."""
+    data = BodyIn().load(json_body())
+    session = get_session()
+    body, client, secret = svc.create_body(session, _signer(), data, public_url=_public_url(),
+                                           actor=current_principal().actor,
+                                           algorithm=current_app.config["BODY_KEY_ALGORITHM"])
+    session.commit()
+    out = {"id": body.id, "did": svc.body_did(_public_url(), body.id), "code": body.code,
+           "clientId": client.client_id, "clientSecret": secret}
+    return BodyCreatedOut().dump(out), 201, {"Location": url_for("api.get_body", body_id=body.id),
+                                             "Cache-Control": "no-store"}
+
+
+@bp.get("/bodies")
+@doc(response=BodyPublicOut(many=True), tags=["public"])
+def list_bodies():
+    """Certification bodies with their accreditation history and keys."""
+    rows = get_session().scalars(select(Body).order_by(Body.created_at, Body.id)).all()
+    return {"items": [_dump_body(b) for b in rows]}
+
+
+@bp.get("/bodies/<body_id>")
+@doc(response=BodyPublicOut, tags=["public"])
+def get_body(body_id: str):
+    """One certification body with its accreditation history, interruptions and keys."""
+    return _dump_body(svc.get_body(get_session(), body_id))
+
+
+def _transition(body_id: str, action):
+    data = ReasonIn().load(json_body())
+    session = get_session()
+    body = action(session, svc.get_body(session, body_id), data["reason"], actor=current_principal().actor)
+    session.commit()
+    return _dump_body(body)
+
+
+@bp.post("/bodies/<body_id>/suspend")
+@doc(body=ReasonIn, response=BodyPublicOut, auth="operator", tags=["operator"])
+@require("operator")
+def suspend_body(body_id: str):
+    """Suspend a body's accreditation; it can issue nothing until reinstated."""
+    return _transition(body_id, svc.suspend_body)
+
+
+@bp.post("/bodies/<body_id>/reinstate")
+@doc(body=ReasonIn, response=BodyPublicOut, auth="operator", tags=["operator"])
+@require("operator")
+def reinstate_body(body_id: str):
+    """End a suspension."""
+    return _transition(body_id, svc.reinstate_body)
+
+
+@bp.post("/bodies/<body_id>/withdraw")
+@doc(body=ReasonIn, response=BodyPublicOut, auth="operator", tags=["operator"])
+@require("operator")
+def withdraw_body(body_id: str):
+    """Withdraw a body's accreditation for good; its clients are disabled."""
+    return _transition(body_id, svc.withdraw_body)
+
+
+@bp.post("/bodies/<body_id>/accreditations")
+@doc(body=AccreditationIn, response=BodyPublicOut, status=201, auth="operator", tags=["operator"])
+@require("operator")
+def add_accreditation(body_id: str):
+    """Record a renewal or change of scope; earlier decisions remain as history."""
+    data = AccreditationIn().load(json_body())
+    session = get_session()
+    body = svc.get_body(session, body_id)
+    svc.add_accreditation(session, body, data, actor=current_principal().actor)
+    session.commit()
+    return _dump_body(body), 201
+
+
+@bp.post("/bodies/<body_id>/keys/rotate")
+@doc(body=RotateIn, auth="operator", tags=["operator"])
+@require("operator")
+def rotate_key(body_id: str):
+    """Retire the body's current key (it stays published) and activate a new one."""
+    data = RotateIn().load(json_body()) if current_request_has_body() else {}
+    session = get_session()
+    body = svc.get_body(session, body_id)
+    key = svc.rotate_key(session, _signer(), body, public_url=_public_url(), actor=current_principal().actor,
+                         algorithm=data.get("algorithm"), reason=data.get("reason"))
+    session.commit()
+    return {"kid": key.kid, "alg": key.algorithm, "activeFrom": key.active_from.strftime("%Y-%m-%dT%H:%M:%SZ")}, 201
+
+
+def current_request_has_body() -> bool:
+    from flask import request
+
+    return bool(request.get_data(cache=True))

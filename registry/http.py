@@ -1,0 +1,187 @@
+"""Cross-cutting HTTP behaviour: problem+json errors, request ids, logs, metrics, headers, limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+import time
+
+from flask import Response, current_app, g, has_request_context, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from marshmallow import ValidationError
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+from werkzeug.exceptions import HTTPException
+
+from .errors import PROBLEM_BASE, RegistryError
+
+log = logging.getLogger("registry")
+
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+# JSON and images never need to run anything; HTML pages set their own, stricter-per-page policy.
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+
+def problem(status: int, type_: str, title: str, detail: str, **extra) -> Response:
+    body = {"type": type_ if type_.startswith(("http:", "https:", "about:")) else PROBLEM_BASE + type_,
+            "title": title, "status": status, "detail": detail}
+    if has_request_context():
+        body["instance"] = request.path
+        if g.get("request_id"):
+            body["requestId"] = g.request_id
+    body.update(extra)
+    resp = Response(json.dumps(body, ensure_ascii=False), status=status,
+                    mimetype="application/problem+json")
+    return resp
+
+
+def _rollback() -> None:
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                 "logger": record.name, "msg": record.getMessage()}
+        if has_request_context():
+            entry["requestId"] = g.get("request_id")
+        for key in ("method", "path", "status", "durationMs", "endpoint", "client"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def init_logging(app) -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+
+
+def init_app(app) -> None:
+    init_logging(app)
+    registry = CollectorRegistry()
+    requests = Counter("registry_http_requests_total", "HTTP requests",
+                       ["method", "endpoint", "status"], registry=registry)
+    latency = Histogram("registry_http_request_duration_seconds", "HTTP request latency",
+                        ["method", "endpoint"], registry=registry,
+                        buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+    app.extensions["registry.metrics"] = registry
+
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
+    app.config["RATELIMIT_ENABLED"] = bool(app.config["RATELIMIT_ENABLED"])
+    limiter.init_app(app)
+
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+
+    @app.after_request
+    def _finish(resp: Response):
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
+        resp.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+        if current_app.config["PUBLIC_URL"].startswith("https:"):
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        resp.headers["X-Request-Id"] = g.get("request_id", "")
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        requests.labels(request.method, endpoint, str(resp.status_code)).inc()
+        latency.labels(request.method, endpoint).observe(elapsed)
+        log.info("request", extra={"method": request.method, "path": request.path, "status": resp.status_code,
+                                   "durationMs": round(elapsed * 1000, 2), "endpoint": endpoint})
+        return resp
+
+    @app.errorhandler(RegistryError)
+    def _registry_error(err: RegistryError):
+        _rollback()
+        resp = problem(err.status, err.type, err.title, err.detail, **err.extra)
+        if err.status == 401:
+            resp.headers["WWW-Authenticate"] = ('Basic realm="registry"' if err.type == "invalid_client"
+                                                else 'Bearer realm="registry"')
+        return resp
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(err: ValidationError):
+        _rollback()
+        messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+        return problem(422, "invalid-input", "Invalid input", "The request has invalid fields",
+                       errors=_flatten(messages))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        _rollback()
+        slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 406: "not-acceptable",
+                413: "payload-too-large", 415: "unsupported-media-type", 429: "rate-limited"}.get(
+                    err.code, "http-error")
+        resp = problem(err.code or 500, slug, err.name, err.description or err.name)
+        if err.code == 405 and getattr(err, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(err.valid_methods)
+        if err.code == 429:
+            resp.headers["Retry-After"] = "60"
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unhandled(err: Exception):
+        _rollback()
+        log.exception("unhandled error")
+        return problem(500, "internal-error", "Internal server error",
+                       "The request could not be completed; it has been logged with its request id")
+
+    @app.get("/metrics")
+    def metrics():
+        """Prometheus metrics: request counts and latencies by endpoint."""
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _flatten(messages: dict, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as ``{"footprint.stages.use": [...]}``."""
+    out: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(_flatten(value, path))
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out[path] = value
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                if isinstance(v, dict):
+                    out.update(_flatten(v, f"{path}.{i}"))
+                else:
+                    out.setdefault(path, []).append(str(v))
+        else:
+            out[path] = [str(value)]
+    return out
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a 400/415 problem."""
+    from .errors import RegistryError as _E
+
+    if not request.is_json:
+        raise _E("Send a JSON object with Content-Type: application/json", status=415,
+                 type="unsupported-media-type", title="Unsupported media type")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise _E("The body is not a JSON object", type="malformed-json", title="Malformed JSON")
+    return data

@@ -1,0 +1,269 @@
+"""The trust root: categories, certification bodies, their accreditation and keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import auth
+from ..errors import Conflict, InvalidInput, NotFound
+from ..models import Accreditation, Body, Category, Interruption, SigningKey, utcnow
+from ..schemas.common import format_time
+from ..signing import Signer, did_for
+from . import audit
+
+
+def body_did(public_url: str, body_id: str) -> str:
+    return did_for(public_url, "bodies", body_id)
+
+
+def put_category(session: Session, code: str, data: dict, *, actor: str, demo: bool = False) -> tuple[Category, bool]:
+    category = session.get(Category, code)
+    created = category is None
+    if created:
+        category = Category(code=code)
+        session.add(category)
+    before = None if created else _category_state(category)
+    benchmark = data.get("benchmark")
+    category.name = data["name"]
+    category.name_zh = data.get("nameZh")
+    category.declared_unit = data["declaredUnitOfMeasurement"]
+    category.benchmark_value = str(benchmark["value"]) if benchmark else None
+    category.benchmark_standard = benchmark["standard"] if benchmark else None
+    category.benchmark_source = benchmark["source"] if benchmark else None
+    category.demo = demo
+    session.flush()
+    audit.record(session, actor=actor, action="category.created" if created else "category.updated",
+                 target_type="category", target_id=code,
+                 details={"before": before, "after": _category_state(category)})
+    return category, created
+
+
+def _category_state(c: Category) -> dict:
+    return {"name": c.name, "nameZh": c.name_zh, "declaredUnit": c.declared_unit,
+            "benchmark": c.benchmark_value, "standard": c.benchmark_standard, "source": c.benchmark_source}
+
+
+def get_body(session: Session, body_id: str) -> Body:
+    body = session.get(Body, body_id) if isinstance(body_id, str) and len(body_id) <= 36 else None
+    if body is None:
+        raise NotFound(f"No certification body {body_id!r}", type="body-not-found")
+    return body
+
+
+def _check_scope_categories(session: Session, categories: list[str]) -> None:
+    known = set(session.scalars(select(Category.code).where(Category.code.in_(categories))))
+    missing = [c for c in categories if c not in known]
+    if missing:
+        raise InvalidInput("The accreditation scope names unknown product categories",
+                           errors={"accreditation.scope.productCategories": [f"Unknown category: {c}" for c in missing]})
+
+
+def _unique_code(session: Session, name: str, wanted: str | None) -> str:
+    if wanted:
+        if session.scalars(select(Body.id).where(Body.code == wanted)).first():
+            raise Conflict(f"Body code {wanted} is taken", type="body-code-taken")
+        return wanted
+    base = "".join(w[0] for w in re.findall(r"[A-Za-z0-9]+", name)).upper()[:6] or "CB"
+    if len(base) < 2:
+        base = (base + "CB")[:2]
+    code, n = base, 1
+    while session.scalars(select(Body.id).where(Body.code == code)).first():
+        n += 1
+        code = f"{base}{n}"
+    return code
+
+
+def create_body(session: Session, signer: Signer, data: dict, *, public_url: str, actor: str,
+                algorithm: str = "EdDSA", demo: bool = False, now: datetime | None = None):
+    """Accredit a new body: its record, first accreditation, key pair and OAuth client."""
+    now = now or utcnow()
+    acc = data["accreditation"]
+    _check_scope_categories(session, acc["scope"]["productCategories"])
+    body = Body(name=data["name"], name_zh=data.get("nameZh"), country=data["country"],
+                code=_unique_code(session, data["name"], data.get("code")), status="active", demo=demo,
+                created_at=now)
+    session.add(body)
+    session.flush()
+    session.add(_accreditation(body, acc, now))
+    # Backdate the first key to the accreditation start so certificates valid from then verify.
+    key = signer.new_key(session, owner="body", did=body_did(public_url, body.id), body_id=body.id,
+                         algorithm=data.get("keyAlgorithm") or algorithm, now=min(now, acc["validFrom"]))
+    client, secret = auth.create_client(session, name=body.name, role="body", body_id=body.id)
+    audit.record(session, actor=actor, action="body.accredited", target_type="body", target_id=body.id,
+                 details={"name": body.name, "code": body.code, "accreditation": _acc_state(acc),
+                          "kid": key.kid, "clientId": client.client_id})
+    return body, client, secret
+
+
+def _accreditation(body: Body, acc: dict, now: datetime) -> Accreditation:
+    return Accreditation(body_id=body.id, number=acc["number"], valid_from=acc["validFrom"],
+                         valid_until=acc["validUntil"],
+                         certificate_types=sorted(set(acc["scope"]["certificateTypes"])),
+                         product_categories=sorted(set(acc["scope"]["productCategories"])), created_at=now)
+
+
+def _acc_state(acc: dict) -> dict:
+    return {"number": acc["number"], "validFrom": format_time(acc["validFrom"]),
+            "validUntil": format_time(acc["validUntil"]), "scope": acc["scope"]}
+
+
+def add_accreditation(session: Session, body: Body, acc: dict, *, actor: str) -> Accreditation:
+    """Record a renewal or change of scope; earlier decisions stay as history."""
+    if body.status == "withdrawn":
+        raise Conflict("A withdrawn body cannot be accredited again", type="body-withdrawn")
+    _check_scope_categories(session, acc["scope"]["productCategories"])
+    row = _accreditation(body, acc, utcnow())
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="body.accreditation-added", target_type="body",
+                 target_id=body.id, details=_acc_state(acc))
+    return row
+
+
+def suspend_body(session: Session, body: Body, reason: str, *, actor: str) -> Body:
+    if body.status != "active":
+        raise Conflict(f"The body is {body.status}, not active", type="invalid-transition")
+    body.status = "suspended"
+    session.add(Interruption(body_id=body.id, kind="suspended", reason=reason, started_at=utcnow()))
+    session.flush()
+    audit.record(session, actor=actor, action="body.suspended", target_type="body", target_id=body.id,
+                 reason=reason)
+    return body
+
+
+def reinstate_body(session: Session, body: Body, reason: str, *, actor: str) -> Body:
+    if body.status != "suspended":
+        raise Conflict(f"The body is {body.status}, not suspended", type="invalid-transition")
+    body.status = "active"
+    for row in body.interruptions:
+        if row.kind == "suspended" and row.ended_at is None:
+            row.ended_at = utcnow()
+            row.end_reason = reason
+    session.flush()
+    audit.record(session, actor=actor, action="body.reinstated", target_type="body", target_id=body.id,
+                 reason=reason)
+    return body
+
+
+def withdraw_body(session: Session, body: Body, reason: str, *, actor: str) -> Body:
+    if body.status == "withdrawn":
+        raise Conflict("The body is already withdrawn", type="invalid-transition")
+    now = utcnow()
+    for row in body.interruptions:
+        if row.ended_at is None:
+            row.ended_at = now
+            row.end_reason = "withdrawn"
+    body.status = "withdrawn"
+    session.add(Interruption(body_id=body.id, kind="withdrawn", reason=reason, started_at=now))
+    for client in body.clients:
+        client.disabled_at = client.disabled_at or now
+    session.flush()
+    audit.record(session, actor=actor, action="body.withdrawn", target_type="body", target_id=body.id,
+                 reason=reason)
+    return body
+
+
+def current_key(session: Session, body: Body) -> SigningKey:
+    key = session.scalars(select(SigningKey).where(SigningKey.body_id == body.id,
+                                                   SigningKey.active_until.is_(None))).first()
+    if key is None:
+        raise Conflict("The body has no active key", type="no-active-key")
+    return key
+
+
+def rotate_key(session: Session, signer: Signer, body: Body, *, public_url: str, actor: str,
+               algorithm: str | None = None, reason: str | None = None) -> SigningKey:
+    """Retire the current key (it stays published) and activate a new one."""
+    if body.status == "withdrawn":
+        raise Conflict("A withdrawn body's keys cannot be rotated", type="body-withdrawn")
+    old = current_key(session, body)
+    now = utcnow()
+    old.active_until = now
+    session.flush()
+    new = signer.new_key(session, owner="body", did=body_did(public_url, body.id), body_id=body.id,
+                         algorithm=algorithm or old.algorithm, now=now)
+    audit.record(session, actor=actor, action="body.key-rotated", target_type="body", target_id=body.id,
+                 reason=reason, details={"retired": old.kid, "new": new.kid})
+    return new
+
+
+def accredited_at(body: Body, when: datetime, kind: str, category: str) -> tuple[bool, str | None]:
+    """Was ``body`` entitled to certify ``kind`` × ``category`` at ``when``? Returns (ok, refusal type)."""
+    for row in body.interruptions:
+        if row.started_at <= when and (row.ended_at is None or when < row.ended_at):
+            return False, "not-accredited"
+    covering = [a for a in body.accreditations if a.valid_from <= when < a.valid_until]
+    if not covering:
+        return False, "not-accredited"
+    # The newest decision in force defines the scope.
+    latest = max(covering, key=lambda a: a.id)
+    if kind not in latest.certificate_types or category not in latest.product_categories:
+        return False, "out-of-scope"
+    return True, None
+
+
+def body_keys_out(body: Body) -> list[dict]:
+    return [{"kid": k.kid, "alg": k.algorithm, "jwk": _public_only(k.public_jwk),
+             "activeFrom": format_time(k.active_from),
+             "activeUntil": format_time(k.active_until) if k.active_until else None} for k in body.keys]
+
+
+def _public_only(jwk: dict) -> dict:
+    return {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi", "k")}
+
+
+def did_document(body: Body, public_url: str) -> dict:
+    did = body_did(public_url, body.id)
+    methods = []
+    for k in body.keys:
+        methods.append({"id": k.kid, "type": "JsonWebKey2020", "controller": did,
+                        "publicKeyJwk": _public_only(k.public_jwk), "activeFrom": format_time(k.active_from),
+                        "activeUntil": format_time(k.active_until) if k.active_until else None})
+    current = [k.kid for k in body.keys if k.active_until is None]
+    return {"@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"],
+            "id": did, "controller": did, "alsoKnownAs": [f"{public_url}/api/v1/bodies/{body.id}"],
+            "verificationMethod": methods, "assertionMethod": current}
+
+
+def registry_did_document(session: Session, public_url: str) -> dict:
+    did = did_for(public_url)
+    keys = session.scalars(select(SigningKey).where(SigningKey.owner == "registry").order_by(SigningKey.id)).all()
+    return {"@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"],
+            "id": did,
+            "verificationMethod": [{"id": k.kid, "type": "JsonWebKey2020", "controller": did,
+                                    "publicKeyJwk": _public_only(k.public_jwk),
+                                    "activeFrom": format_time(k.active_from),
+                                    "activeUntil": format_time(k.active_until) if k.active_until else None}
+                                   for k in keys],
+            "assertionMethod": [k.kid for k in keys if k.active_until is None]}
+
+
+def trust_list_payload(session: Session, public_url: str, ttl: int) -> dict:
+    now = utcnow()
+    bodies = session.scalars(select(Body).order_by(Body.created_at, Body.id)).all()
+    out = []
+    for b in bodies:
+        out.append({
+            "id": b.id, "did": body_did(public_url, b.id), "code": b.code, "name": b.name, "nameZh": b.name_zh,
+            "country": b.country, "status": b.status,
+            "accreditations": [{"number": a.number, "validFrom": format_time(a.valid_from),
+                                "validUntil": format_time(a.valid_until),
+                                "certificateTypes": a.certificate_types, "productCategories": a.product_categories,
+                                "recordedAt": format_time(a.created_at)} for a in b.accreditations],
+            "interruptions": [{"status": i.kind, "from": format_time(i.started_at),
+                               "until": format_time(i.ended_at) if i.ended_at else None, "reason": i.reason}
+                              for i in b.interruptions],
+            "keys": body_keys_out(b),
+        })
+    did = did_for(public_url)
+    return {"iss": did, "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+            "registry": {"did": did, "publicUrl": public_url}, "bodies": out}
+
+
+def jwks(session: Session) -> dict:
+    keys = session.scalars(select(SigningKey).where(SigningKey.owner == "registry").order_by(SigningKey.id)).all()
+    return {"keys": [_public_only(k.public_jwk) for k in keys]}
