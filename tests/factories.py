@@ -68,3 +68,41 @@ def bearer(token: str) -> dict:
 
 def operator_headers(client, session) -> dict:
     return bearer(token_for(client, *make_operator(session)))
+
+
+def footprint(pcf: str = "0.82", *, start: str = "2025-01-01T00:00:00Z", end: str = "2025-12-31T23:59:59Z",
+              **overrides) -> dict:
+    from decimal import Decimal
+
+    value = Decimal(pcf)
+    data = {"declaredUnitOfMeasurement": "kilogram", "declaredUnitAmount": "1",
+            "pcfExcludingBiogenicUptake": pcf, "pcfIncludingBiogenicUptake": pcf,
+            "referencePeriodStart": start, "referencePeriodEnd": end, "boundary": "cradle-to-gate",
+            "ipccCharacterizationFactors": ["AR6"], "crossSectoralStandards": ["ISO14067", "GB/T24067"],
+            "stages": {"rawMaterialAcquisition": str(value * Decimal("0.2")),
+                       "rawMaterialTransport": str(value * Decimal("0.05")),
+                       "manufacturing": str(value - value * Decimal("0.2") - value * Decimal("0.05")),
+                       "distribution": None, "use": None, "endOfLife": None}}
+    data.update(overrides)
+    return data
+
+
+def product(category: str = "cement", **overrides) -> dict:
+    data = {"name": "P.O 42.5 cement", "nameZh": "普通硅酸盐水泥 P.O 42.5", "category": category,
+            "gtin": "06901234567892", "model": "PO42.5",
+            "manufacturer": {"name": "Anhui Demo Cement Co.", "id": "urn:uscc:91340000MA2N00001X"}}
+    data.update(overrides)
+    return data
+
+
+def certificate_request(kind: str = "carbon-footprint", **overrides) -> dict:
+    data = {"type": kind, "product": product(), "footprint": footprint(), "validUntil": "2028-12-31T23:59:59Z"}
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def offsets(*quantities: str, kind: str = "removal", prefix: str | None = None) -> list[dict]:
+    prefix = prefix or uuid.uuid4().hex[:8]
+    return [{"registry": "CCER", "serialNumber": f"CCER-{prefix}-{i}", "quantity": q, "vintage": "2024",
+             "kind": kind, "retiredAt": "2025-06-30T00:00:00Z", "project": "Mangrove restoration, Guangxi"}
+            for i, q in enumerate(quantities)]

@@ -1,0 +1,201 @@
+"""Issuing and managing certificates; public reads and search."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from flask import current_app, request, url_for
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from verifier import grading
+
+from ..auth import current_principal, require
+from ..db import get_session
+from ..errors import Conflict, InvalidInput, NotFound
+from ..http import json_body, limiter
+from ..models import Certificate, utcnow
+from ..schemas.certificates import CertificateIn, CertificateIssuedOut, CertificatePublicOut, CertificateStatusChangeIn
+from ..services import accreditation, issuing, revocation
+from . import bp, doc
+
+FILTERS = {"gtin": Certificate.gtin, "manufacturer": Certificate.manufacturer_id, "category": Certificate.category_code,
+           "type": Certificate.type, "status": Certificate.status, "body": Certificate.body_id,
+           "number": Certificate.number}
+
+
+def _public_url() -> str:
+    return current_app.config["PUBLIC_URL"]
+
+
+def _out(cert: Certificate, schema=CertificatePublicOut) -> dict:
+    cert.public_url = _public_url()
+    return schema().dump(cert)
+
+
+@bp.post("/certificates")
+@doc(body=CertificateIn, response=CertificateIssuedOut, status=201, auth="body", tags=["certification body"],
+     params=[{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}],
+     responses={403: "not-accredited / out-of-scope", 409: "offset-already-used",
+                422: "field errors, benchmark-not-met, insufficient-baseline, insufficient-offsets"})
+@require("body")
+def issue_certificate():
+    """Issue one certificate, signed with the body's current key."""
+    principal = current_principal()
+    raw = json_body()
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 200):
+        raise InvalidInput("Idempotency-Key must be 1 to 200 characters", type="invalid-idempotency-key")
+    digest = issuing.request_hash(raw)
+    session = get_session()
+    if key:
+        earlier = issuing.find_idempotent(session, principal.client_id, key, digest)
+        if earlier is not None:
+            return _out(earlier, CertificateIssuedOut), 201, {"Idempotent-Replayed": "true"}
+    data = CertificateIn().load(raw)
+    body = accreditation.get_body(session, principal.body_id)
+    cert = issuing.issue(session, current_app.extensions["registry.signer"], body, data, public_url=_public_url(),
+                         actor=principal.actor)
+    if key:
+        issuing.remember_idempotency(session, principal.client_id, key, digest, cert)
+    try:
+        session.commit()
+    except IntegrityError as err:
+        session.rollback()
+        if key:  # a concurrent retry with the same key won the race: answer with its certificate
+            earlier = issuing.find_idempotent(session, principal.client_id, key, digest)
+            if earlier is not None:
+                return _out(earlier, CertificateIssuedOut), 201, {"Idempotent-Replayed": "true"}
+        if "offsets" in str(err.orig).lower():
+            raise Conflict("An offset in this request already backs another certificate",
+                           type="offset-already-used") from err
+        raise
+    return _out(cert, CertificateIssuedOut), 201, {"Location": url_for("api.get_certificate", cert_id=cert.id)}
+
+
+@bp.get("/certificates/<cert_id>")
+@limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
+@doc(response=CertificatePublicOut, tags=["public"])
+def get_certificate(cert_id: str):
+    """What a certificate discloses, with its current status."""
+    cert = revocation.get_certificate(get_session(), cert_id)
+    return _out(cert), 200, {"Cache-Control": f"public, max-age={current_app.config['VERIFY_CACHE_SECONDS']}"}
+
+
+def _cursor_decode(value: str):
+    try:
+        created, cid = json.loads(base64.urlsafe_b64decode(value.encode() + b"==").decode())
+        from datetime import datetime
+
+        return datetime.fromisoformat(created), str(cid)
+    except (ValueError, TypeError) as err:
+        raise InvalidInput("The cursor is not one this API returned", type="invalid-cursor",
+                           errors={"cursor": ["Invalid cursor."]}) from err
+
+
+def _cursor_encode(cert: Certificate) -> str:
+    raw = json.dumps([cert.created_at.isoformat(), cert.id]).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@bp.get("/certificates")
+@limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
+@doc(response=CertificatePublicOut(many=True), tags=["public"],
+     params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+             for n in (*FILTERS, "limit", "cursor")])
+def search_certificates():
+    """Search certificates (newest first, stable order), paginated by an opaque cursor."""
+    args = request.args
+    unknown = set(args) - set(FILTERS) - {"limit", "cursor"}
+    if unknown:
+        raise InvalidInput("Unknown query parameters", errors={k: ["Unknown parameter."] for k in sorted(unknown)})
+    try:
+        limit = int(args.get("limit", 50))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 200:
+        raise InvalidInput("limit must be 1 to 200", errors={"limit": ["Must be 1 to 200."]})
+    query = select(Certificate)
+    for name, column in FILTERS.items():
+        if args.get(name):
+            value = args[name]
+            if name == "gtin":
+                value = value.zfill(14)
+            query = query.where(column == value)
+    if args.get("cursor"):
+        created, cid = _cursor_decode(args["cursor"])
+        query = query.where(or_(Certificate.created_at < created,
+                                and_(Certificate.created_at == created, Certificate.id < cid)))
+    rows = get_session().scalars(query.order_by(Certificate.created_at.desc(), Certificate.id.desc())
+                                 .limit(limit + 1)).all()
+    page = rows[:limit]
+    out = {"items": [_out(c) for c in page], "next": None}
+    if len(rows) > limit:
+        params = {k: v for k, v in args.items() if k != "cursor"}
+        out["next"] = url_for("api.search_certificates", **params, cursor=_cursor_encode(page[-1]), _external=False)
+    return out
+
+
+def _status_change(cert_id: str, action: str):
+    principal = current_principal()
+    data = CertificateStatusChangeIn().load(json_body())
+    session = get_session()
+    cert = revocation.get_certificate(session, cert_id)
+    revocation.authorise(cert, principal.role, principal.body_id)
+    revocation.change_status(session, cert, action, data["reason"], actor=principal.actor)
+    session.commit()
+    return _out(cert)
+
+
+@bp.post("/certificates/<cert_id>/suspend")
+@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"])
+@require("body", "operator")
+def suspend_certificate(cert_id: str):
+    """Suspend a certificate (the issuing body or the operator)."""
+    return _status_change(cert_id, "suspend")
+
+
+@bp.post("/certificates/<cert_id>/reinstate")
+@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"])
+@require("body", "operator")
+def reinstate_certificate(cert_id: str):
+    """Lift a suspension."""
+    return _status_change(cert_id, "reinstate")
+
+
+@bp.post("/certificates/<cert_id>/revoke")
+@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"])
+@require("body", "operator")
+def revoke_certificate(cert_id: str):
+    """Revoke a certificate for good; certificates based on it are suspended."""
+    return _status_change(cert_id, "revoke")
+
+
+@bp.get("/grading-schemes")
+@doc(tags=["public"])
+def list_grading_schemes():
+    """Grading schemes (data, versioned)."""
+    return {"items": grading.list_schemes()}
+
+
+@bp.get("/grading-schemes/<scheme_id>")
+@doc(tags=["public"])
+def get_grading_scheme(scheme_id: str):
+    """The latest version of a grading scheme."""
+    return _scheme(scheme_id, None)
+
+
+@bp.get("/grading-schemes/<scheme_id>/versions/<version>")
+@doc(tags=["public"])
+def get_grading_scheme_version(scheme_id: str, version: str):
+    """One version of a grading scheme, as credentials name it."""
+    return _scheme(scheme_id, version)
+
+
+def _scheme(scheme_id: str, version: str | None):
+    try:
+        scheme = grading.load_scheme(scheme_id, version)
+    except grading.UnknownScheme as err:
+        raise NotFound(f"No grading scheme {scheme_id} {version or ''}".strip(), type="scheme-not-found") from err
+    return scheme, 200, {"Cache-Control": "public, max-age=86400"}

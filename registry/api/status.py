@@ -1,0 +1,103 @@
+"""Bitstring Status List credentials and the JSON-LD context of our credentials."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from flask import Response, current_app, request
+from sqlalchemy import select
+
+from verifier import statuslist
+
+from ..db import get_session
+from ..errors import NotFound
+from ..http import limiter
+from ..models import StatusList
+from ..signing import did_for
+from . import doc, public
+
+# Every term our credentials use beyond the VC 2.0 context.
+TERMS = (
+    "CarbonFootprintCertificate", "LowCarbonCertificate", "ReducedCarbonCertificate", "CarbonNeutralCertificate",
+    "CarbonLabelledProduct", "certificateNumber", "certificateType", "product", "name", "nameZh", "category", "gtin",
+    "model", "manufacturer", "footprint", "declaredUnitOfMeasurement", "declaredUnitAmount",
+    "pcfExcludingBiogenicUptake", "pcfIncludingBiogenicUptake", "referencePeriodStart", "referencePeriodEnd",
+    "boundary", "ipccCharacterizationFactors", "crossSectoralStandards", "stages", "rawMaterialAcquisition",
+    "rawMaterialTransport", "manufacturing", "distribution", "use", "endOfLife", "gases", "CO2", "CH4", "N2O",
+    "HFCs", "PFCs", "SF6", "NF3", "benchmark", "value", "standard", "source", "grade", "scheme", "schemeVersion",
+    "reduction", "basedOn", "baseline", "current", "pcf", "neutrality", "coveredQuantity", "emissionsCovered",
+    "offsetsTotal", "renewableElectricityShare", "offsets", "registry", "serialNumber", "quantity", "vintage", "kind",
+    "retiredAt", "project", "precedingIds",
+)
+
+
+class _SignedCache:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.items: dict[tuple[str, int], tuple[str, int]] = {}
+
+
+@public.get("/status/<list_id>")
+@limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
+@doc(tags=["public"])
+def status_list(list_id: str):
+    """A Bitstring Status List credential (compact JWS signed by the registry key)."""
+    row = get_session().get(StatusList, list_id) if len(list_id) <= 16 else None
+    if row is None:
+        raise NotFound(f"No status list {list_id!r}", type="status-list-not-found")
+    etag = f"{row.id}-{row.version}"
+    if request.if_none_match.contains(etag):
+        return _status_response(Response(status=304), etag)
+    cache = current_app.extensions.setdefault("registry.status_cache", _SignedCache())
+    key = (row.id, row.version)
+    now_ts = int(row.updated_at.timestamp())
+    with cache.lock:
+        cached = cache.items.get(key)
+    if cached is None:
+        cfg = current_app.config
+        session = get_session()
+        signer = current_app.extensions["registry.signer"]
+        reg_key = signer.registry_key(session, cfg["PUBLIC_URL"])
+        valid_from = row.updated_at
+        payload = statuslist.build_status_list_credential(
+            list_url=f"{cfg['PUBLIC_URL']}/status/{row.id}", issuer=did_for(cfg["PUBLIC_URL"]), purpose=row.purpose,
+            encoded_list=statuslist.encode_list(row.bits), valid_from=valid_from,
+            valid_until=valid_from + timedelta(seconds=int(cfg["STATUS_LIST_TTL"])))
+        token = signer.sign(payload, reg_key, typ="vc+jwt", cty="vc")
+        if session.new:
+            session.commit()
+        cached = (token, now_ts)
+        with cache.lock:
+            cache.items = {k: v for k, v in cache.items.items() if k[0] != row.id}
+            cache.items[key] = cached
+    return _status_response(Response(cached[0], mimetype="application/vc+jwt"), etag)
+
+
+def _status_response(resp: Response, etag: str) -> Response:
+    resp.set_etag(etag)
+    # A verifier may rely on a list for at most this long: the bound on how late a revocation shows.
+    resp.headers["Cache-Control"] = f"public, max-age={current_app.config['VERIFY_CACHE_SECONDS']}, must-revalidate"
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+@public.get("/status")
+@doc(tags=["public"])
+def status_index():
+    """Every status list's URL, for verifiers that save them for offline use."""
+    base = current_app.config["PUBLIC_URL"]
+    ids = get_session().scalars(select(StatusList.id).order_by(StatusList.id)).all()
+    return {"lists": [f"{base}/status/{i}" for i in ids]}
+
+
+@public.get("/contexts/carbon-label/v1")
+@doc(tags=["public"])
+def context():
+    """The JSON-LD context defining every term of our credentials."""
+    ns = current_app.config["PUBLIC_URL"] + "/contexts/carbon-label/v1#"
+    body = {"@context": {"@protected": True, **{t: {"@id": ns + t} for t in TERMS},
+                         "precedingIds": {"@id": ns + "precedingIds", "@type": "@id", "@container": "@set"},
+                         "basedOn": {"@id": ns + "basedOn", "@type": "@id"}}}
+    return body, 200, {"Content-Type": "application/ld+json", "Cache-Control": "public, max-age=86400",
+                       "Access-Control-Allow-Origin": "*"}

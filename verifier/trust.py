@@ -1,0 +1,445 @@
+"""The registry's trust list and the other objects the registry key signs.
+
+The trust list (``GET <base>/trust-list``, header ``typ: trust-list+jwt``) names the accredited
+certification bodies, their accreditations (periods, certificate types, product categories),
+interruptions (suspensions, withdrawals) and every key each body has had with its active
+period. It is signed by the registry key published at ``<base>/.well-known/jwks.json``;
+:func:`verify_trust_list` checks that signature (algorithm pinned from the key type) and the
+``exp`` claim, and returns a :class:`TrustList` whose lookups are plain dictionary reads.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .credential import (
+    STATUS_PURPOSES,
+    _check_jose_header,
+    _jwk_fingerprint,
+    _parse_compact,
+    _utcnow,
+    _verify_signature,
+    format_time,
+    key_from_jwk,
+    parse_time,
+)
+from .errors import (
+    MalformedCredential,
+    StatusUnavailable,
+    TrustListUnavailable,
+    UnknownKey,
+    VerifierError,
+)
+
+__all__ = [
+    "TrustList",
+    "TrustedBody",
+    "TrustedKey",
+    "Accreditation",
+    "Interruption",
+    "verify_registry_jws",
+    "verify_trust_list",
+    "verify_status_list_credential",
+    "registry_key",
+]
+
+UTC = _dt.timezone.utc
+#: Clock skew tolerated on registry-signed objects' ``validFrom``/``iat`` (not on credentials).
+LEEWAY = _dt.timedelta(minutes=5)
+
+
+def _fmt(t: _dt.datetime | None) -> str:
+    return format_time(t) if t is not None else "—"
+
+
+@dataclass(frozen=True, slots=True)
+class Accreditation:
+    """One accreditation of a body: a period and a scope."""
+
+    number: str
+    valid_from: _dt.datetime
+    valid_until: _dt.datetime
+    certificate_types: frozenset[str]
+    product_categories: frozenset[str]
+
+    def valid_at(self, t: _dt.datetime) -> bool:
+        """``validFrom ≤ t < validUntil``. Raises nothing."""
+        return self.valid_from <= t < self.valid_until
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    """A suspension or withdrawal of a body; ``end`` None means still in force."""
+
+    status: str
+    start: _dt.datetime
+    end: _dt.datetime | None
+    reason: str
+
+    def covers(self, t: _dt.datetime) -> bool:
+        """``from ≤ t < until`` (``until`` None: no end). Raises nothing."""
+        return self.start <= t and (self.end is None or t < self.end)
+
+
+@dataclass(slots=True)
+class TrustedKey:
+    """A body key from the trust list with its active period."""
+
+    kid: str
+    body_did: str
+    alg: str
+    jwk: dict
+    active_from: _dt.datetime
+    active_until: _dt.datetime | None
+    fingerprint: tuple = field(default=())
+    _public_key: Any = field(default=None, repr=False)
+
+    def active_at(self, t: _dt.datetime) -> bool:
+        """``activeFrom ≤ t < activeUntil`` (``activeUntil`` None: still active). Raises nothing."""
+        return self.active_from <= t and (self.active_until is None or t < self.active_until)
+
+    def period(self) -> str:
+        """The active period as text. Raises nothing."""
+        until = format_time(self.active_until) if self.active_until else "now"
+        return f"{format_time(self.active_from)} – {until}"
+
+    @property
+    def public_key(self) -> Any:
+        """The parsed public key (parsed once).
+
+        Raises:
+            UnsupportedKey: the JWK is not an Ed25519 or P-256 public key.
+        """
+        if self._public_key is None:
+            self._public_key = key_from_jwk(self.jwk)
+        return self._public_key
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedBody:
+    """An accredited certification body as the trust list describes it."""
+
+    id: str
+    did: str
+    name: str
+    name_zh: str | None
+    country: str | None
+    status: str
+    accreditations: tuple[Accreditation, ...]
+    interruptions: tuple[Interruption, ...]
+    keys: tuple[TrustedKey, ...]
+
+
+def _malformed(message: str) -> TrustListUnavailable:
+    return TrustListUnavailable(f"malformed trust list: {message}")
+
+
+def _time(value: Any, where: str, *, optional: bool = False) -> _dt.datetime | None:
+    if value is None and optional:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as err:
+        raise _malformed(f"{where}: {err}") from err
+
+
+def _str_set(value: Any, where: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _malformed(f"{where} must be a list of strings")
+    return frozenset(value)
+
+
+class TrustList:
+    """A verified trust-list payload, indexed for lookups.
+
+    Build it with :func:`verify_trust_list` from the signed JWS, or directly from a payload
+    the caller already trusts (the registry building its own, tests).
+    """
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        """Index *payload* (the trust-list JSON of ``docs/formats.md``).
+
+        Raises:
+            TrustListUnavailable: the payload does not have the documented shape.
+        """
+        if not isinstance(payload, Mapping):
+            raise _malformed("payload is not an object")
+        self.payload = payload
+        registry = payload.get("registry") or {}
+        if not isinstance(registry, Mapping):
+            raise _malformed("registry must be an object")
+        self.registry_did: str | None = registry.get("did") or payload.get("iss")
+        self.public_url: str | None = registry.get("publicUrl")
+        iat, exp = payload.get("iat"), payload.get("exp")
+        for name, value in (("iat", iat), ("exp", exp)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise _malformed(f"{name} must be a NumericDate")
+        self.issued_at = _dt.datetime.fromtimestamp(iat, UTC) if iat is not None else None
+        self.expires_at = _dt.datetime.fromtimestamp(exp, UTC) if exp is not None else None
+        bodies = payload.get("bodies")
+        if not isinstance(bodies, list):
+            raise _malformed("bodies must be a list")
+        self._bodies: dict[str, TrustedBody] = {}
+        self._keys: dict[str, TrustedKey] = {}
+        for i, raw in enumerate(bodies):
+            body = self._parse_body(raw, f"bodies[{i}]")
+            if body.did in self._bodies:
+                raise _malformed(f"body {body.did} is listed twice")
+            self._bodies[body.did] = body
+            for key in body.keys:
+                if key.kid in self._keys:
+                    raise _malformed(f"key {key.kid} is listed twice")
+                self._keys[key.kid] = key
+
+    def _parse_body(self, raw: Any, where: str) -> TrustedBody:
+        if not isinstance(raw, Mapping):
+            raise _malformed(f"{where} must be an object")
+        did = raw.get("did")
+        if not isinstance(did, str) or not did.startswith("did:"):
+            raise _malformed(f"{where}.did must be a DID")
+        name = raw.get("name")
+        if not isinstance(name, str):
+            raise _malformed(f"{where}.name is required")
+        accreditations = []
+        for j, a in enumerate(raw.get("accreditations") or []):
+            w = f"{where}.accreditations[{j}]"
+            if not isinstance(a, Mapping):
+                raise _malformed(f"{w} must be an object")
+            accreditations.append(Accreditation(
+                number=str(a.get("number", "")),
+                valid_from=_time(a.get("validFrom"), f"{w}.validFrom"),
+                valid_until=_time(a.get("validUntil"), f"{w}.validUntil"),
+                certificate_types=_str_set(a.get("certificateTypes"), f"{w}.certificateTypes"),
+                product_categories=_str_set(a.get("productCategories"), f"{w}.productCategories"),
+            ))
+        interruptions = []
+        for j, it in enumerate(raw.get("interruptions") or []):
+            w = f"{where}.interruptions[{j}]"
+            if not isinstance(it, Mapping) or it.get("status") not in ("suspended", "withdrawn"):
+                raise _malformed(f"{w} must be an object with status suspended or withdrawn")
+            interruptions.append(Interruption(
+                status=it["status"],
+                start=_time(it.get("from"), f"{w}.from"),
+                end=_time(it.get("until"), f"{w}.until", optional=True),
+                reason=str(it.get("reason") or ""),
+            ))
+        keys = []
+        for j, k in enumerate(raw.get("keys") or []):
+            w = f"{where}.keys[{j}]"
+            if not isinstance(k, Mapping):
+                raise _malformed(f"{w} must be an object")
+            kid = k.get("kid")
+            if not isinstance(kid, str) or not kid.startswith(did + "#"):
+                raise _malformed(f"{w}.kid must be '{did}#<key id>'")
+            jwk = k.get("jwk")
+            if not isinstance(jwk, dict):
+                raise _malformed(f"{w}.jwk must be an object")
+            keys.append(TrustedKey(
+                kid=kid,
+                body_did=did,
+                alg=str(k.get("alg", "")),
+                jwk=jwk,
+                active_from=_time(k.get("activeFrom"), f"{w}.activeFrom"),
+                active_until=_time(k.get("activeUntil"), f"{w}.activeUntil", optional=True),
+                fingerprint=_jwk_fingerprint(jwk),
+            ))
+        return TrustedBody(
+            id=str(raw.get("id", "")),
+            did=did,
+            name=name,
+            name_zh=raw.get("nameZh"),
+            country=raw.get("country"),
+            status=str(raw.get("status", "")),
+            accreditations=tuple(accreditations),
+            interruptions=tuple(interruptions),
+            keys=tuple(keys),
+        )
+
+    @property
+    def bodies(self) -> list[TrustedBody]:
+        """Every body, in trust-list order. Raises nothing."""
+        return list(self._bodies.values())
+
+    def body(self, did: str) -> TrustedBody | None:
+        """The body with this DID, or None. Raises nothing."""
+        return self._bodies.get(did)
+
+    def key(self, kid: str) -> TrustedKey | None:
+        """The body key with this kid (``<body DID>#key-N``), or None. Raises nothing."""
+        return self._keys.get(kid)
+
+    def expired(self, now: _dt.datetime | None = None) -> bool:
+        """True when the trust list's ``exp`` has passed. Raises nothing."""
+        return self.expires_at is not None and (now or _utcnow()) >= self.expires_at
+
+    def accredited_at(
+        self, did: str, t: _dt.datetime, kind: str, category: str
+    ) -> tuple[bool, str | None, str]:
+        """Whether body *did* was accredited at *t* for certificate *kind* and product *category*.
+
+        Returns ``(ok, code, detail)``; *code* is None when ok, else ``UNKNOWN_ISSUER``,
+        ``ISSUER_NOT_ACCREDITED`` (an interruption covers *t*, or no accreditation was valid at
+        *t*) or ``OUT_OF_SCOPE`` (accredited at *t*, but not for *kind* or *category*).
+        Raises nothing.
+        """
+        body = self._bodies.get(did)
+        if body is None:
+            return False, "UNKNOWN_ISSUER", f"{did} is not in the trust list"
+        at = format_time(t)
+        for it in body.interruptions:
+            if it.covers(t):
+                until = f"until {format_time(it.end)}" if it.end else "with no end yet"
+                why = f": {it.reason}" if it.reason else ""
+                return (False, "ISSUER_NOT_ACCREDITED",
+                        f"{body.name} was {it.status} from {format_time(it.start)} {until}{why}; "
+                        f"the credential was issued at {at}")
+        valid = [a for a in body.accreditations if a.valid_at(t)]
+        if not valid:
+            return (False, "ISSUER_NOT_ACCREDITED",
+                    f"{body.name} held no accreditation valid at {at}, when the credential was issued")
+        for a in valid:
+            if kind in a.certificate_types and category in a.product_categories:
+                return True, None, f"accredited under {a.number} for {kind} / {category} at {at}"
+        problems = []
+        if not any(kind in a.certificate_types for a in valid):
+            types = sorted(set().union(*(a.certificate_types for a in valid)))
+            problems.append(f"certificate type {kind!r} (scope: {', '.join(types) or 'none'})")
+        if not any(category in a.product_categories for a in valid):
+            cats = sorted(set().union(*(a.product_categories for a in valid)))
+            problems.append(f"product category {category!r} (scope: {', '.join(cats) or 'none'})")
+        if not problems:
+            problems.append(f"the combination {kind!r} / {category!r}")
+        numbers = ", ".join(a.number for a in valid)
+        return (False, "OUT_OF_SCOPE",
+                f"{' and '.join(problems)} outside the accreditation {numbers} of {body.name} at {at}")
+
+
+# --------------------------------------------------------------------------------------------
+# Registry-signed objects
+
+
+def registry_key(registry_jwks: Mapping[str, Any], kid: str) -> Any:
+    """The public key with this *kid* in the registry JWKS ``{"keys": [...]}``.
+
+    Raises:
+        UnknownKey: no key with this kid (or the JWKS has no ``keys`` list).
+        UnsupportedKey: the key is not an Ed25519 or P-256 public key.
+    """
+    keys = registry_jwks.get("keys") if isinstance(registry_jwks, Mapping) else None
+    if not isinstance(keys, list):
+        raise UnknownKey("registry JWKS has no 'keys' list")
+    for jwk in keys:
+        if isinstance(jwk, dict) and jwk.get("kid") == kid:
+            return key_from_jwk(jwk)
+    raise UnknownKey(f"key {kid} is not in the registry JWKS")
+
+
+def verify_registry_jws(
+    jws: str | bytes, registry_jwks: Mapping[str, Any], *, typ: str, cty: str | None = None
+) -> tuple[dict, dict]:
+    """Verify a compact JWS signed by a registry key; return ``(header, payload)``.
+
+    The key is found by the header ``kid`` in *registry_jwks*, the algorithm is pinned from
+    its type, and ``typ`` (and ``cty`` when given) must match.
+
+    Raises:
+        MalformedCredential: not a compact JWS of the expected shape.
+        UnknownKey: the kid is not in the JWKS (UnsupportedKey: it is not a supported key).
+        SignatureInvalid: the signature does not verify, or the header alg is not the pinned one.
+    """
+    if isinstance(jws, (bytes, bytearray)):
+        try:
+            jws = bytes(jws).decode("ascii")
+        except UnicodeDecodeError as err:
+            raise MalformedCredential("JWS is not ASCII") from err
+    compact = _parse_compact(jws.strip())
+    _check_jose_header(compact.header, typ=typ, cty=cty)
+    key = registry_key(registry_jwks, compact.header["kid"])
+    _verify_signature(compact, key)
+    return compact.header, compact.payload
+
+
+def verify_trust_list(
+    jws: str | bytes, registry_jwks: Mapping[str, Any], *, now: _dt.datetime | None = None
+) -> TrustList:
+    """Verify the signed trust list against the pinned registry JWKS and index it.
+
+    Checks the registry signature (typ ``trust-list+jwt``), that ``iss`` is the registry DID
+    of the signing key, and that ``exp`` has not passed.
+
+    Raises:
+        TrustListUnavailable: bad signature, unknown registry key, wrong typ, malformed
+            payload, or expired (the message says which, and when it expired).
+    """
+    now = _utcnow() if now is None else now
+    try:
+        header, payload = verify_registry_jws(jws, registry_jwks, typ="trust-list+jwt")
+    except VerifierError as err:
+        raise TrustListUnavailable(f"trust list did not verify: {err}") from err
+    signer_did = header["kid"].split("#", 1)[0]
+    if payload.get("iss") != signer_did:
+        raise TrustListUnavailable(
+            f"trust list iss {payload.get('iss')!r} is not the signing registry {signer_did}")
+    exp = payload.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        raise TrustListUnavailable("trust list has no exp")
+    trust = TrustList(payload)
+    if trust.registry_did != signer_did:
+        raise TrustListUnavailable(
+            f"trust list names registry {trust.registry_did!r}, but {signer_did} signed it")
+    if trust.expired(now):
+        raise TrustListUnavailable(
+            f"trust list expired at {format_time(trust.expires_at)} (issued "
+            f"{_fmt(trust.issued_at)}); fetch a fresh one from the registry")
+    return trust
+
+
+def verify_status_list_credential(
+    jws: str | bytes,
+    registry_jwks: Mapping[str, Any],
+    *,
+    url: str | None = None,
+    now: _dt.datetime | None = None,
+) -> dict:
+    """Verify a Bitstring Status List credential signed by the registry; return its payload.
+
+    Checks the registry signature (typ ``vc+jwt``, cty ``vc``), the credential type, that the
+    issuer is the signing registry, that ``id`` is *url* (when given), the purpose, that
+    ``encodedList`` is present, and the validity period (``validUntil`` passed → unavailable).
+
+    Raises:
+        StatusUnavailable: any of the above fails (the message says which).
+    """
+    now = _utcnow() if now is None else now
+    where = f"status list {url}" if url else "status list"
+    try:
+        header, payload = verify_registry_jws(jws, registry_jwks, typ="vc+jwt", cty="vc")
+    except VerifierError as err:
+        raise StatusUnavailable(f"{where} did not verify: {err}") from err
+    signer_did = header["kid"].split("#", 1)[0]
+    types = payload.get("type")
+    if not isinstance(types, list) or "BitstringStatusListCredential" not in types:
+        raise StatusUnavailable(f"{where} is not a BitstringStatusListCredential")
+    if payload.get("issuer") != signer_did:
+        raise StatusUnavailable(f"{where} issuer {payload.get('issuer')!r} is not the registry {signer_did}")
+    if url is not None and payload.get("id") != url:
+        raise StatusUnavailable(f"{where} has id {payload.get('id')!r}")
+    subject = payload.get("credentialSubject")
+    if not isinstance(subject, dict) or subject.get("type") != "BitstringStatusList":
+        raise StatusUnavailable(f"{where} credentialSubject is not a BitstringStatusList")
+    if subject.get("statusPurpose") not in STATUS_PURPOSES:
+        raise StatusUnavailable(f"{where} has unknown statusPurpose {subject.get('statusPurpose')!r}")
+    if not isinstance(subject.get("encodedList"), str):
+        raise StatusUnavailable(f"{where} has no encodedList")
+    try:
+        valid_from = parse_time(payload.get("validFrom")) if payload.get("validFrom") else None
+        valid_until = parse_time(payload.get("validUntil")) if payload.get("validUntil") else None
+    except ValueError as err:
+        raise StatusUnavailable(f"{where}: {err}") from err
+    if valid_from is not None and now + LEEWAY < valid_from:
+        raise StatusUnavailable(f"{where} is not valid before {format_time(valid_from)}")
+    if valid_until is not None and now >= valid_until:
+        raise StatusUnavailable(f"{where} expired at {format_time(valid_until)}; fetch a fresh one")
+    return payload
