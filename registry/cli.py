@@ -122,6 +122,40 @@ def seed_demo():
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
 
+@registry_cli.command("export-labels")
+@click.option("--body", "body_code", required=True, help="The body's code (prefix of its certificate numbers).")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--format", "fmt", type=click.Choice(["zip", "pdf-sheet"]), default="zip", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en", "zh-en"]), default="zh-en", show_default=True)
+@click.option("--mode", type=click.Choice(["link", "offline"]), default="link", show_default=True)
+@click.option("--status", default="active", show_default=True, help="Only certificates in this status ('all' for every one).")
+def export_labels_cmd(body_code: str, out_path: str, fmt: str, lang: str, mode: str, status: str):
+    """Export the labels of a body's certificates, with a progress bar."""
+    from sqlalchemy import select
+
+    from .api.labels import export, label_data
+    from .models import Body, Certificate
+
+    session = new_session()
+    try:
+        body = session.scalars(select(Body).where(Body.code == body_code)).first()
+        if body is None:
+            raise click.UsageError(f"No body with code {body_code}")
+        query = select(Certificate).where(Certificate.body_id == body.id).order_by(Certificate.number)
+        if status != "all":
+            query = query.where(Certificate.status == status)
+        items = [label_data(c) for c in session.scalars(query)]
+        if not items:
+            raise click.UsageError("No certificates to export")
+        with click.progressbar(length=len(items), label="Rendering labels", file=click.get_text_stream("stderr")) as bar:
+            content, _, _ = export(items, {"format": fmt, "formats": ["svg", "png", "pdf"], "lang": lang,
+                                          "mode": mode, "width": None}, progress=lambda *_: bar.update(1))
+    finally:
+        session.close()
+    Path(out_path).write_bytes(content)
+    click.echo(f"{len(items)} labels → {out_path} ({len(content)} bytes)", err=True)
+
+
 def register(app) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(operator_cli)

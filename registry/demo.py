@@ -80,8 +80,117 @@ def seed(session, app) -> dict:
                                 "clientId": client.client_id, "clientSecret": secret}
     summary = {"publicUrl": public_url,
                "operator": {"clientId": operator.client_id, "clientSecret": op_secret},
-               "bodies": bodies, "certificates": []}
+               "bodies": bodies, "certificates": _certificates(session, app, now)}
+    bftc = session.get(Body, bodies["BFTC"]["id"])
+    accreditation.suspend_body(session, bftc, "Demo: surveillance audit found nonconformities", actor="cli")
     session.flush()
     creds_file.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
     creds_file.chmod(0o600)
     return summary
+
+
+def _fp(pcf: str, unit: str = "kilogram", year: int = 2025, boundary: str = "cradle-to-gate", stages=True) -> dict:
+    from decimal import Decimal
+
+    v = Decimal(pcf)
+    raw, transport = (v * Decimal("0.18")).quantize(Decimal("0.001")), (v * Decimal("0.04")).quantize(Decimal("0.001"))
+    data = {"declaredUnitOfMeasurement": unit, "declaredUnitAmount": "1", "pcfExcludingBiogenicUptake": pcf,
+            "pcfIncludingBiogenicUptake": pcf, "referencePeriodStart": f"{year}-01-01T00:00:00Z",
+            "referencePeriodEnd": f"{year}-12-31T23:59:59Z", "boundary": boundary,
+            "ipccCharacterizationFactors": ["AR6"], "crossSectoralStandards": ["ISO14067", "GB/T24067"]}
+    if stages:
+        data["stages"] = {"rawMaterialAcquisition": str(raw), "rawMaterialTransport": str(transport),
+                          "manufacturing": str(v - raw - transport), "distribution": None, "use": None,
+                          "endOfLife": None}
+    return data
+
+
+PRODUCTS = {
+    "cement": {"name": "P.O 42.5 ordinary Portland cement", "nameZh": "普通硅酸盐水泥 P.O 42.5", "category": "cement",
+               "model": "PO42.5", "manufacturer": {"name": "Wanshan Cement Co., Ltd. (demo)",
+                                                  "id": "urn:uscc:91340000DEMO00001A"}},
+    "fabric": {"name": "Warp-knitted polyester mesh fabric", "nameZh": "经编涤纶网眼布", "category": "textile-fabric",
+               "model": "WK-210", "manufacturer": {"name": "Shaoxing Jingbian Textiles (demo)",
+                                                   "id": "urn:uscc:91330600DEMO00002B"}},
+    "battery": {"name": "LFP prismatic cell 280 Ah", "nameZh": "磷酸铁锂方形电芯 280Ah", "category": "lithium-battery",
+                "model": "LFP280", "manufacturer": {"name": "Ningde Demo Energy Co. (demo)",
+                                                     "id": "urn:uscc:91350900DEMO00003C"}},
+    "pv": {"name": "Monocrystalline PV module 550 W", "nameZh": "单晶硅光伏组件 550W", "category": "pv-module",
+           "model": "M550", "manufacturer": {"name": "Yangzhou Demo Solar (demo)", "id": "urn:uscc:91321000DEMO00004D"}},
+    "urea": {"name": "Granular urea", "nameZh": "大颗粒尿素", "category": "urea", "model": "U46",
+             "manufacturer": {"name": "Hebei Demo Fertiliser (demo)", "id": "urn:uscc:91130000DEMO00005E"}},
+}
+GTINS = {"cement": "06901234567892", "fabric": "06909876543212", "battery": "06912345678902",
+         "pv": "06923456789012", "urea": "06934567890122"}
+
+
+def _offsets(tag: str, *specs: tuple[str, str]) -> list[dict]:
+    return [{"registry": "CCER", "serialNumber": f"DEMO-CCER-{tag}-{i + 1:04d}", "quantity": q, "vintage": "2024",
+             "kind": kind, "retiredAt": "2025-09-30T00:00:00Z",
+             "project": "Mangrove planting, Beihai, Guangxi (demo)" if kind == "removal"
+             else "Offshore wind farm, Yancheng, Jiangsu (demo)"} for i, (q, kind) in enumerate(specs)]
+
+
+def _certificates(session, app, now: datetime) -> list[dict]:
+    """Every kind, every grade, every state: valid, suspended, revoked, superseded, expired."""
+    from .schemas.certificates import CertificateIn
+    from .services import issuing, revocation
+
+    signer, public_url = app.extensions["registry.signer"], app.config["PUBLIC_URL"]
+    bodies = {b.code: b for b in session.scalars(select(Body).where(Body.demo.is_(True)))}
+    out: list[dict] = []
+    until = "2028-12-31T23:59:59Z"
+
+    def issue(code: str, label: str, raw: dict, when: datetime | None = None):
+        key = raw.pop("product")
+        product = {**PRODUCTS[key], "gtin": GTINS[key]}
+        data = CertificateIn().load({"product": product, "validUntil": until, **raw})
+        cert = issuing.issue(session, signer, bodies[code], data, public_url=public_url, actor="cli",
+                             now=when or now)
+        out.append({"label": label, "id": cert.id, "number": cert.number, "type": cert.type, "grade": cert.grade,
+                    "verifyUrl": f"{public_url}/v/{cert.id}", "label_svg": f"{public_url}/labels/{cert.id}.svg"})
+        return cert
+
+    # Footprint grades A–E on cement (demo benchmark 0.85 kg CO2e/kg) and an ungraded PV module.
+    for grade, pcf in (("A", "0.560"), ("B", "0.700"), ("C", "0.800"), ("D", "0.950"), ("E", "1.050")):
+        issue("HXCC", f"carbon-footprint grade {grade}", {"type": "carbon-footprint", "product": "cement",
+                                                          "footprint": _fp(pcf)})
+    issue("JNGP", "carbon-footprint, no benchmark (ungraded)",
+          {"type": "carbon-footprint", "product": "pv", "footprint": _fp("380", unit="kilowatt hour", stages=False)})
+    for grade, pcf in (("A", "52.0"), ("B", "62.0"), ("C", "71.0")):
+        issue("JNGP", f"low-carbon grade {grade}", {"type": "low-carbon", "product": "battery",
+                                                   "footprint": _fp(pcf, unit="kilowatt hour")})
+    # Reduced-carbon tiers from footprint series of the mesh fabric (benchmark 14.0).
+    series = {}
+    for year, pcf in ((2021, "12.00"), (2022, "10.68"), (2023, "11.52"), (2024, "9.00")):
+        series[year] = issue("HXCC", f"fabric footprint {year}", {"type": "carbon-footprint", "product": "fabric",
+                                                                   "footprint": _fp(pcf, year=year)})
+    for tier, pair in (("1", (2021, 2023)), ("2", (2021, 2022)), ("3", (2021, 2024))):
+        issue("HXCC", f"reduced-carbon tier {tier}", {"type": "reduced-carbon", "product": "fabric",
+                                                      "basedOn": [series[y].id for y in pair]})
+    # Carbon-neutral levels: 0.56 t to cover for 1 000 kg of grade-A cement.
+    base = _fp("0.560")
+    issue("HXCC", "carbon-neutral level 1", {"type": "carbon-neutral", "product": "cement", "footprint": base,
+                                             "coveredQuantity": "1000", "renewableElectricityShare": "0.45",
+                                             "offsets": _offsets("L1", ("0.600", "avoidance"))})
+    issue("HXCC", "carbon-neutral level 2", {"type": "carbon-neutral", "product": "cement", "footprint": base,
+                                             "coveredQuantity": "1000", "renewableElectricityShare": "1",
+                                             "offsets": _offsets("L2", ("0.300", "avoidance"), ("0.300", "removal"))})
+    issue("HXCC", "carbon-neutral level 3", {"type": "carbon-neutral", "product": "cement", "footprint": base,
+                                             "coveredQuantity": "1000", "renewableElectricityShare": "1",
+                                             "offsets": _offsets("L3", ("0.400", "removal"), ("0.200", "removal"))})
+    # States.
+    suspended = issue("HXCC", "suspended", {"type": "carbon-footprint", "product": "cement", "footprint": _fp("0.780")})
+    revocation.change_status(session, suspended, "suspend", "Demo: complaint under investigation", actor="cli")
+    revoked = issue("JNGP", "revoked", {"type": "low-carbon", "product": "battery",
+                                        "footprint": _fp("60.0", unit="kilowatt hour")})
+    revocation.change_status(session, revoked, "revoke", "Demo: activity data found wrong on re-audit", actor="cli")
+    old = issue("BFTC", "superseded by a correction", {"type": "carbon-footprint", "product": "urea",
+                                                       "footprint": _fp("1.250")})
+    issue("BFTC", "correction (names the one it supersedes)", {"type": "carbon-footprint", "product": "urea",
+                                                              "footprint": _fp("1.210"), "supersedes": old.id})
+    past = now - timedelta(days=800)
+    until = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    issue("HXCC", "expired", {"type": "carbon-footprint", "product": "cement", "footprint": _fp("0.820", year=2022)},
+          when=past)
+    return out

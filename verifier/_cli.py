@@ -138,10 +138,14 @@ def _read_input(arg: str) -> str:
             data = data.encode("utf-8")
         source = "stdin"
     else:
+        if _looks_literal(arg):
+            return arg.strip()
         path = Path(arg)
-        if not path.exists():
-            if _looks_literal(arg):
-                return arg
+        try:
+            exists = path.is_file()
+        except OSError:
+            exists = False
+        if not exists:
             raise InputError(f"no such file: {arg}")
         try:
             with path.open("rb") as f:

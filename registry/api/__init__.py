@@ -18,4 +18,4 @@ def doc(*, body=None, response=None, status: int = 200, auth: str | None = None,
     return decorator
 
 
-from . import bodies, certificates, public_docs, status  # noqa: E402,F401  (register routes)
+from . import bodies, certificates, labels, public_docs, status  # noqa: E402,F401  (register routes)

@@ -1,0 +1,130 @@
+"""Printable labels, bulk export, and the GS1 Digital Link resolver."""
+
+from __future__ import annotations
+
+import hashlib
+
+import jwt
+from flask import Response, current_app, redirect, request
+from marshmallow import fields, validate
+from sqlalchemy import select
+
+from .. import labels
+from ..auth import current_principal, require
+from ..db import get_session
+from ..errors import Forbidden, InvalidInput, NotFound
+from ..http import json_body, limiter
+from ..models import Certificate
+from ..schemas.common import StrictSchema
+from ..services import revocation
+from . import bp, doc, public
+
+LANGS = ("zh", "en", "zh-en")
+MODES = ("link", "offline")
+FORMATS = ("svg", "png", "pdf")
+
+
+class LabelQuery(StrictSchema):
+    lang = fields.String(load_default="zh-en", validate=validate.OneOf(LANGS))
+    mode = fields.String(load_default="link", validate=validate.OneOf(MODES))
+    width = fields.Float(load_default=None, validate=validate.Range(min=15, max=300))
+    dpi = fields.Integer(load_default=300, validate=validate.Range(min=72, max=1200))
+    link = fields.String(load_default="verify", validate=validate.OneOf(("verify", "gs1")))
+
+
+class ExportIn(StrictSchema):
+    certificates = fields.List(fields.String(), required=True, validate=validate.Length(1, 500))
+    format = fields.String(load_default="zip", validate=validate.OneOf(("zip", "pdf-sheet")))
+    formats = fields.List(fields.String(validate=validate.OneOf(FORMATS)), load_default=["svg", "png", "pdf"])
+    lang = fields.String(load_default="zh-en", validate=validate.OneOf(LANGS))
+    mode = fields.String(load_default="link", validate=validate.OneOf(MODES))
+    width = fields.Float(load_default=None, validate=validate.Range(min=15, max=300))
+
+
+def label_data(cert: Certificate, *, use_gs1: bool = False) -> labels.LabelData:
+    base = current_app.config["PUBLIC_URL"]
+    payload = jwt.decode(cert.credential, options={"verify_signature": False})  # our own stored token
+    gs1 = labels.gs1_digital_link(base, cert.gtin) if use_gs1 and cert.gtin else None
+    return labels.label_data_from_credential(payload, compact_jws=cert.credential, issuer_name=cert.body.name,
+                                             issuer_name_zh=cert.body.name_zh, verify_url=f"{base}/v/{cert.id}",
+                                             digital_link_url=gs1)
+
+
+@public.get("/labels/<cert_id>.<ext>")
+@limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
+@doc(tags=["public"], params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                              for n in ("lang", "mode", "width", "dpi", "link")])
+def label(cert_id: str, ext: str):
+    """A certificate's label as SVG, PNG or PDF; served whatever the status, since print runs last."""
+    if ext not in FORMATS:
+        raise NotFound(f"Labels come as {', '.join(FORMATS)}", type="label-format-unknown")
+    opts = LabelQuery().load(request.args.to_dict())
+    cert = revocation.get_certificate(get_session(), cert_id)
+    rendered = labels.render_label(label_data(cert, use_gs1=opts["link"] == "gs1"), fmt=ext, lang=opts["lang"],
+                                   mode=opts["mode"], width_mm=opts["width"], dpi=opts["dpi"])
+    resp = Response(rendered.content, mimetype=rendered.media_type)
+    resp.set_etag(hashlib.sha256(rendered.content).hexdigest()[:32])
+    # The label is a function of the signed credential: it never changes, whatever the status.
+    resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    resp.headers["X-QR-Version"] = str(rendered.qr_version)
+    resp.headers["Content-Disposition"] = f'inline; filename="{cert.number}.{ext}"'
+    if rendered.warnings:
+        resp.headers["Warning"] = "; ".join(f'299 - "{w}"' for w in rendered.warnings)
+        resp.headers["X-Label-Warnings"] = " | ".join(rendered.warnings)
+    if ext == "svg":
+        resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return resp.make_conditional(request)
+
+
+@bp.post("/labels/export")
+@doc(body=ExportIn, auth="body", tags=["certification body"])
+@require("body")
+def export_labels():
+    """Labels of many of the body's own certificates at once: a ZIP archive or a multi-page PDF sheet."""
+    principal = current_principal()
+    data = ExportIn().load(json_body())
+    session = get_session()
+    ids = [i.removeprefix("urn:uuid:") for i in data["certificates"]]
+    rows = {c.id: c for c in session.scalars(select(Certificate).where(Certificate.id.in_(ids)))}
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise InvalidInput("Unknown certificates", errors={"certificates": [f"Unknown certificate {i}" for i in missing]})
+    if any(rows[i].body_id != principal.body_id for i in ids):
+        raise Forbidden("A body can export only its own certificates' labels", type="not-your-certificate")
+    items = [label_data(rows[i]) for i in ids]
+    content, media_type, name = export(items, data)
+    return Response(content, mimetype=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+def export(items, options: dict, progress=None) -> tuple[bytes, str, str]:
+    if options["format"] == "pdf-sheet":
+        return (labels.render_sheet(items, lang=options["lang"], mode=options["mode"],
+                                    width_mm=options.get("width"), progress=progress),
+                "application/pdf", "labels.pdf")
+    return (labels.render_archive(items, formats=tuple(options["formats"]), lang=options["lang"],
+                                  mode=options["mode"], progress=progress),
+            "application/zip", "labels.zip")
+
+
+@public.get("/01/<gtin>")
+@public.get("/01/<gtin>/<path:rest>")
+@doc(tags=["public"])
+def digital_link(gtin: str, rest: str | None = None):
+    """GS1 Digital Link resolver: the product's current certificate page (all of them as JSON)."""
+    if not gtin.isdigit() or len(gtin) not in (8, 12, 13, 14):
+        raise NotFound("Not a GTIN", type="gtin-invalid")
+    base = current_app.config["PUBLIC_URL"]
+    certs = get_session().scalars(select(Certificate).where(Certificate.gtin == gtin.zfill(14),
+                                                            Certificate.status == "active")
+                                  .order_by(Certificate.created_at.desc(), Certificate.id.desc())).all()
+    if not certs:
+        raise NotFound("No current certificate for this product", type="no-current-certificate")
+    links = [{"id": c.id, "number": c.number, "type": c.type, "grade": c.grade, "verifyUrl": f"{base}/v/{c.id}"}
+             for c in certs]
+    if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
+        return {"gtin": gtin.zfill(14), "certificates": links}
+    resp = redirect(links[0]["verifyUrl"], 302)
+    resp.headers["Link"] = ", ".join(f'<{l["verifyUrl"]}>; rel="alternate"; title="{l["number"]}"' for l in links)
+    resp.headers["Cache-Control"] = f"public, max-age={current_app.config['VERIFY_CACHE_SECONDS']}"
+    return resp

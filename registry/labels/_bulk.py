@@ -1,0 +1,129 @@
+"""Many labels at once: an A4 print sheet (PDF) and a ZIP archive of files."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from typing import Callable, Iterable, Sequence
+
+from ._data import LabelData, LabelError
+from ._render import (
+    FORMATS,
+    _check_options,
+    draw_svg,
+    pdf_bytes,
+    pdf_document,
+    render_label,
+    render_svg,
+)
+
+__all__ = ["render_sheet", "render_archive", "archive_names"]
+
+Progress = Callable[[int, int], None]
+
+PAGE_SIZES = {"A4": (210.0, 297.0), "A3": (297.0, 420.0), "letter": (215.9, 279.4)}
+#: Zip entries' fixed time (the earliest a ZIP can state), so archives are reproducible.
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def render_sheet(items: Sequence[LabelData], *, lang: str = "zh-en", mode: str = "link",
+                 width_mm: float | None = None, page: str = "A4", margin_mm: float = 8.0,
+                 gap_mm: float = 3.0, cut_lines: bool = True,
+                 progress: Progress | None = None) -> bytes:
+    """A multi-page PDF with the labels laid out in rows on A4 (or ``page``) portrait sheets.
+
+    Labels are placed left to right and top to bottom as they fit (at the default 60 mm
+    width, 3 × 3 footprint labels per A4 page), with thin grey cut lines around each.
+    ``progress(done, total)`` is called after each label.
+
+    Raises:
+        LabelError: for no items, unknown options, or a label larger than the printable area.
+    """
+    items = list(items)
+    if not items:
+        raise LabelError("no labels to put on a sheet")
+    if page not in PAGE_SIZES:
+        raise LabelError(f"page must be one of {', '.join(PAGE_SIZES)}")
+    _check_options("pdf", lang, mode, width_mm, 300)
+    pw, ph = PAGE_SIZES[page]
+    pdf = pdf_document(f"Carbon labels ({len(items)})")
+    x = y = row_h = 0.0
+    started = False
+    total = len(items)
+    for i, data in enumerate(items):
+        r = render_svg(data, lang, mode, None if width_mm is None else float(width_mm))
+        w, h = r.width_mm, r.height_mm
+        if w > pw - 2 * margin_mm + 1e-6 or h > ph - 2 * margin_mm + 1e-6:
+            raise LabelError(f"a {w:.1f} × {h:.1f} mm label does not fit on {page} "
+                             f"with {margin_mm} mm margins")
+        if started and x + w > pw - margin_mm + 1e-6:
+            x, y, row_h = margin_mm, y + row_h + gap_mm, 0.0
+        if not started or y + h > ph - margin_mm + 1e-6:
+            pdf.add_page(format=(pw, ph))
+            x, y, row_h = margin_mm, margin_mm, 0.0
+            started = True
+        draw_svg(pdf, r.svg, x, y, w, h)
+        if cut_lines:
+            pdf.set_draw_color(190, 190, 190)
+            pdf.set_line_width(0.1)
+            pdf.rect(x, y, w, h)
+        x += w + gap_mm
+        row_h = max(row_h, h)
+        if progress is not None:
+            progress(i + 1, total)
+    return pdf_bytes(pdf)
+
+
+def archive_names(items: Iterable[LabelData], formats: Sequence[str] = FORMATS) -> list[str]:
+    """The file names :func:`render_archive` uses: ``<certificateNumber>.<ext>``.
+
+    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``.
+
+    Raises:
+        LabelError: if two items would get the same name.
+    """
+    names, seen = [], set()
+    for data in items:
+        stem = _UNSAFE.sub("_", data.certificate_number).strip("._") or data.certificate_id
+        if stem in seen:
+            raise LabelError(f"two labels share the file name {stem!r} (same certificate number)")
+        seen.add(stem)
+        names.extend(f"{stem}.{ext}" for ext in formats)
+    return names
+
+
+def render_archive(items: Sequence[LabelData], *, formats: Sequence[str] = FORMATS,
+                   lang: str = "zh-en", mode: str = "link", width_mm: float | None = None,
+                   dpi: int = 300, progress: Progress | None = None) -> bytes:
+    """A ZIP of every label in every format, named ``<certificateNumber>.<ext>``.
+
+    Entries carry a fixed timestamp and mode, so the same labels give the same bytes.
+    ``progress(done, total)`` is called after each label (all its formats).
+
+    Raises:
+        LabelError: for unknown options or duplicate certificate numbers.
+    """
+    items = list(items)
+    formats = tuple(formats)
+    for fmt in formats:
+        _check_options(fmt, lang, mode, width_mm, dpi)
+    if len(set(formats)) != len(formats):
+        raise LabelError("formats has duplicates")
+    names = iter(archive_names(items, formats))
+    buf = io.BytesIO()
+    total = len(items)
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, data in enumerate(items):
+            for fmt in formats:
+                label = render_label(data, fmt=fmt, lang=lang, mode=mode, width_mm=width_mm,
+                                     dpi=dpi)
+                info = zipfile.ZipInfo(next(names), date_time=ZIP_TIME)
+                info.create_system = 3
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED if fmt == "svg" else zipfile.ZIP_STORED
+                zf.writestr(info, label.content)
+            if progress is not None:
+                progress(i + 1, total)
+    return buf.getvalue()

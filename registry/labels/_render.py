@@ -1,0 +1,508 @@
+"""SVG labels from the Jinja2 templates in ``label_templates/``, and PNG/PDF from the SVG."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import struct
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+
+from verifier.offline import OfflineFormatError, offline_url
+
+from . import _qr
+from ._data import LabelData, LabelError
+from ._text import accessible, get_font
+
+__all__ = ["RenderedLabel", "render_label", "render_svg", "label_size_mm", "clear_caches",
+           "TEMPLATE_DIR", "FORMATS", "LANGS", "MODES", "MAX_QR_VERSION", "MEDIA_TYPES"]
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "label_templates"
+FORMATS = ("svg", "png", "pdf")
+LANGS = ("zh", "en", "zh-en")
+MODES = ("link", "offline")
+MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png", "pdf": "application/pdf"}
+#: The densest QR code labels use (small packaging scans version 22 reliably; PERF-NOTES.md).
+MAX_QR_VERSION = 22
+QUIET_ZONE = 4  # modules, each side (ISO/IEC 18004 minimum)
+#: Fixed PDF dates so that the same label gives the same bytes.
+PDF_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+UNITS = {  # PACT declaredUnitOfMeasurement → (zh, en singular, en plural)
+    "kilogram": ("千克", "kilogram", "kilograms"),
+    "liter": ("升", "liter", "liters"),
+    "cubic meter": ("立方米", "cubic meter", "cubic meters"),
+    "kilowatt hour": ("千瓦时", "kilowatt hour", "kilowatt hours"),
+    "megajoule": ("兆焦", "megajoule", "megajoules"),
+    "ton kilometer": ("吨公里", "ton kilometer", "ton kilometers"),
+    "square meter": ("平方米", "square meter", "square meters"),
+    "piece": ("件", "piece", "pieces"),
+    "tonne": ("吨", "tonne", "tonnes"),
+    "meter": ("米", "meter", "meters"),
+}
+
+
+@dataclass
+class RenderedLabel:
+    """A rendered label: the file's bytes and what a caller should know about it."""
+
+    content: bytes
+    media_type: str
+    warnings: list[str]
+    qr_version: int
+    qr_payload: str
+    width_mm: float = 0.0
+    height_mm: float = 0.0
+
+
+@dataclass(frozen=True)
+class TextBox:
+    """Where a run of text was drawn (user units; y is the baseline): for tests and tools."""
+
+    text: str
+    x: float
+    y: float
+    size: float
+    width: float
+
+
+@dataclass
+class _Rendered:
+    svg: str
+    width_mm: float
+    height_mm: float
+    qr: _qr.QRMatrix
+    qr_payload: str
+    warnings: list[str]
+    texts: list[TextBox] = field(default_factory=list)
+    viewbox: tuple[float, float] = (0.0, 0.0)
+    qr_box: tuple[float, float, float] = (0.0, 0.0, 0.0)  # x, y, side incl. quiet zone
+
+
+def _n(v: float) -> str:
+    """A coordinate: at most 2 decimals, no trailing zeros (deterministic)."""
+    s = f"{v:.2f}".rstrip("0").rstrip(".")
+    return "0" if s == "-0" else s
+
+
+class _Drawn:
+    """Markup plus the geometry a template needs to place what follows it."""
+
+    def __init__(self, markup: str, width: float = 0.0, size: float = 0.0):
+        self.markup = markup
+        self.width = width
+        self.size = size
+
+    def __html__(self) -> str:
+        return self.markup
+
+    def __str__(self) -> str:
+        return self.markup
+
+
+@lru_cache(maxsize=1)
+def _designs() -> dict:
+    return json.loads((TEMPLATE_DIR / "designs.json").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _strings() -> dict:
+    return json.loads((TEMPLATE_DIR / "strings.json").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=True, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+    )
+    env.filters["n"] = _n
+    return env
+
+
+class _Ctx:
+    """Per-render helpers the templates call: text runs as outlines, bilingual pairs, QR."""
+
+    def __init__(self, lang: str, unit_mm: float):
+        self.lang = lang
+        self.font = get_font()
+        self.texts: list[TextBox] = []
+        self.missing: set[str] = set()
+        self.min_size = None
+        self.unit_mm = unit_mm
+        self.qr_info = None
+
+    def T(self, key: str, **fmt) -> dict:
+        entry = _strings()[key]
+        return {k: v.format(**fmt) if fmt else v for k, v in entry.items()}
+
+    def text(self, s: str, x: float, y: float, size: float, *, anchor: str = "start",
+             max_width: float | None = None, min_size: float | None = None,
+             fill: str = "#102a12", bold: bool = False, opacity: float | None = None) -> _Drawn:
+        s = "" if s is None else str(s)
+        if not s.strip():
+            return _Drawn("", 0.0, size)
+        font = self.font
+        s, size = font.fit(s, size, max_width, min_size)
+        run = font.run(s)
+        self.missing.update(run.missing)
+        k = size / font.upem
+        width = run.width * k
+        if anchor == "middle":
+            x -= width / 2
+        elif anchor == "end":
+            x -= width
+        if self.min_size is None or size < self.min_size:
+            self.min_size = size
+        self.texts.append(TextBox(s, x, y, size, width))
+        attrs = f' fill="{fill}"'
+        if bold:
+            attrs += (f' stroke="{fill}" stroke-width="{_n(font.upem * 0.04)}"'
+                      ' stroke-linejoin="round"')
+        if opacity is not None:
+            attrs += f' opacity="{_n(opacity)}"'
+        markup = (f'<path aria-label="{escape(accessible(s))}" '
+                  f'transform="matrix({k:.6g} 0 0 {k:.6g} {_n(x)} {_n(y)})"{attrs} '
+                  f'd="{run.d}"/>')
+        return _Drawn(markup, width, size)
+
+    def pair(self, zh: str | None, en: str | None, x: float, y: float, size: float, *,
+             en_scale: float = 0.62, gap: float = 0.95, anchor: str = "start",
+             max_width: float | None = None, min_size: float | None = None,
+             fill: str = "#102a12", en_fill: str | None = None, bold: bool = False,
+             single_scale: float = 1.0) -> _Drawn:
+        """Chinese over English (``zh-en``), or one of them, centred on the same slot."""
+        en_fill = en_fill or fill
+        en_size = size * en_scale
+        if self.lang == "zh-en" and zh and en:
+            a = self.text(zh, x, y, size, anchor=anchor, max_width=max_width,
+                          min_size=min_size, fill=fill, bold=bold)
+            b = self.text(en, x, y + size * gap * 0.5 + en_size * 0.9, en_size, anchor=anchor,
+                          max_width=max_width,
+                          min_size=None if min_size is None else min_size * en_scale,
+                          fill=en_fill)
+            return _Drawn(a.markup + b.markup, max(a.width, b.width), size)
+        s = zh if (self.lang != "en" and zh) else en
+        one = size * single_scale
+        dy = (size * gap * 0.5 + en_size * 0.9) * 0.45
+        return self.text(s, x, y + dy, one, anchor=anchor, max_width=max_width,
+                         min_size=min_size, fill=fill, bold=bold)
+
+    def line(self, zh: str | None, en: str | None, x: float, y: float, size: float, *,
+             en_scale: float = 0.82, sep: float = 0.45, anchor: str = "start",
+             fill: str = "#102a12", en_fill: str | None = None,
+             max_width: float | None = None, bold: bool = False) -> _Drawn:
+        """Chinese and English on one line (``zh-en``), or one of them."""
+        if self.lang == "zh-en" and zh and en:
+            font = self.font
+            en_size = size * en_scale
+            total = (font.width(zh) * size + font.width(en) * en_size) / font.upem + sep * size
+            k = 1.0
+            if max_width is not None and total > max_width:
+                k = max(max_width / total, 0.7)
+            total *= k
+            x0 = x - total / 2 if anchor == "middle" else x - total if anchor == "end" else x
+            a = self.text(zh, x0, y, size * k, fill=fill, bold=bold)
+            b = self.text(en, x0 + a.width + sep * size * k, y, en_size * k,
+                          fill=en_fill or fill,
+                          max_width=None if max_width is None else max_width - a.width - sep * size * k)
+            return _Drawn(a.markup + b.markup, total, size)
+        s = zh if (self.lang != "en" and zh) else en
+        return self.text(s, x, y, size, anchor=anchor, fill=fill, max_width=max_width,
+                         bold=bold)
+
+    def qr(self, x: float, y: float, side: float) -> Markup:
+        """The QR code with its quiet zone in a white square of ``side`` units at (x, y)."""
+        matrix = self.qr_matrix
+        modules = matrix.size + 2 * QUIET_ZONE
+        m = side / modules
+        self.qr_info = (x, y, side, m)
+        path = _qr.svg_path(matrix, QUIET_ZONE)
+        return Markup(
+            f'<g aria-hidden="true"><rect x="{_n(x)}" y="{_n(y)}" width="{_n(side)}" '
+            f'height="{_n(side)}" fill="#ffffff"/>'
+            f'<path transform="matrix({m:.6g} 0 0 {m:.6g} {_n(x)} {_n(y)})" fill="#000000" '
+            f'shape-rendering="crispEdges" d="{path}"/></g>')
+
+
+def _star_path(cx: float, cy: float, r: float) -> str:
+    pts = []
+    for i in range(10):
+        rad = r if i % 2 == 0 else r * 0.45
+        a = math.pi * (i / 5 - 0.5)
+        pts.append(f"{_n(cx + rad * math.cos(a))} {_n(cy + rad * math.sin(a))}")
+    return "M" + "L".join(pts) + "Z"
+
+
+def _unit_words(data: LabelData, amount: str) -> tuple[str, str]:
+    zh, en1, en_n = UNITS.get(data.declared_unit, (data.declared_unit,) * 3)
+    return zh, (en1 if Decimal(amount) == 1 else en_n)
+
+
+def _percent(fraction: str, places: str = "0.01") -> str:
+    value = (Decimal(fraction) * 100).quantize(Decimal(places), rounding=ROUND_HALF_EVEN)
+    return format(value, "f")
+
+
+def _share(fraction: str) -> str:
+    """A 0–1 share as a percentage without needless decimals: 1 → "100", 0.605 → "60.5"."""
+    value = (Decimal(fraction) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    return format(value.normalize(), "f")
+
+
+def _view(data: LabelData, lang: str) -> dict:
+    """Display strings for a label, derived only from LabelData."""
+    unit_zh, unit_en = _unit_words(data, data.declared_amount)
+    amount = format(Decimal(data.declared_amount).normalize(), "f")
+    v = {
+        "per": {"zh": f"每 {amount} {unit_zh}", "en": f"per {amount} {unit_en}"},
+        "product_zh": data.product_name_zh or data.product_name,
+        "product_en": data.product_name,
+        "issuer_zh": data.issuer_name_zh or data.issuer_name,
+        "issuer_en": data.issuer_name,
+        "issuer_both": bool(data.issuer_name_zh) and data.issuer_name_zh != data.issuer_name,
+    }
+    if data.reduction is not None:
+        v["reduction_pct"] = "\u2212" + _percent(data.reduction) + " %"
+    if data.renewable_share is not None:
+        v["renewable_pct"] = _share(data.renewable_share) + " %"
+        v["removal_pct"] = _share(data.removal_share or "0") + " %"
+        cq_zh, cq_en = _unit_words(data, data.covered_quantity or "1")
+        v["covered"] = {"zh": f"{data.covered_quantity} {cq_zh}",
+                        "en": f"{data.covered_quantity} {cq_en}"}
+    return v
+
+
+def _summary(data: LabelData, lang: str, ctx: _Ctx, view: dict) -> tuple[str, str]:
+    title = ctx.T(f"title.{data.kind}")
+    t = {"zh": f"{title['zh']}标识 {data.certificate_number}",
+         "en": f"{title['en']} label {data.certificate_number}"}
+    heading = t["zh"] + " / " + t["en"] if lang == "zh-en" else t["zh" if lang == "zh" else "en"]
+    seen = []
+    for box in ctx.texts:
+        s = accessible(box.text)
+        if s not in seen:
+            seen.append(s)
+    return heading, " · ".join(seen)
+
+
+def label_size_mm(kind: str, mode: str, width_mm: float | None = None) -> tuple[float, float]:
+    """Printed (width, height) in mm of a ``kind`` label in ``mode`` (default width if None)."""
+    d = _designs()
+    design = d["kinds"][kind]
+    vw = d["width"] + (d["offline_panel"] if mode == "offline" else 0)
+    w = float(width_mm if width_mm is not None else design["default_width_mm"][mode])
+    return w, w * design["height"] / vw
+
+
+def _check_options(fmt: str, lang: str, mode: str, width_mm, dpi) -> None:
+    if fmt not in FORMATS:
+        raise LabelError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if lang not in LANGS:
+        raise LabelError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    if mode not in MODES:
+        raise LabelError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if width_mm is not None and not (10 <= float(width_mm) <= 1000):
+        raise LabelError("width_mm must be between 10 and 1000")
+    if not (30 <= int(dpi) <= 2400):
+        raise LabelError("dpi must be between 30 and 2400")
+
+
+def qr_segments(data: LabelData, mode: str) -> tuple[tuple[str, str], ...]:
+    """The QR segments of a label: one byte segment (link), or the URL prefix as bytes and the
+    credential digits as a numeric segment (offline)."""
+    if mode == "link":
+        return (("byte", data.digital_link_url or data.verify_url),)
+    try:
+        text = offline_url(data.verify_url, data.compact_jws)
+    except OfflineFormatError as err:
+        raise LabelError(f"cannot pack this credential for an offline label: {err}") from err
+    prefix, digits = text.split("#", 1)
+    return (("byte", prefix + "#"), ("numeric", digits))
+
+
+@lru_cache(maxsize=256)
+def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
+               width_mm: float | None = None) -> _Rendered:
+    """Render the SVG of a label (cached: an LRU of 256 by arguments)."""
+    _check_options("svg", lang, mode, width_mm, 300)
+    d = _designs()
+    design = d["kinds"][data.kind]
+    segments = qr_segments(data, mode)
+    try:
+        matrix = _qr.encode(segments, ec="M", max_version=MAX_QR_VERSION)
+    except _qr.QRTooLarge as err:
+        raise LabelError(
+            f"the {mode} QR code for certificate {data.certificate_number} needs version "
+            f"{err.needed_version or '> 40'}, above the limit of {MAX_QR_VERSION}; "
+            "use mode=link", extra={"neededVersion": err.needed_version}) from err
+    w_mm, h_mm = label_size_mm(data.kind, mode, width_mm)
+    vw = d["width"] + (d["offline_panel"] if mode == "offline" else 0)
+    vh = design["height"]
+    unit_mm = w_mm / vw
+    ctx = _Ctx(lang, unit_mm)
+    ctx.qr_matrix = matrix
+    view = _view(data, lang)
+    template = _env().get_template(f"{data.kind}.svg.j2")
+    palette = design.get("palette") or d["palette"][data.kind]
+    params = dict(
+        d=data, v=view, lang=lang, mode=mode, W=d["width"], VW=vw, H=vh, P=palette,
+        G=d["grades"], T=ctx.T, text=ctx.text, pair=ctx.pair, line=ctx.line, qr=ctx.qr,
+        width_mm=_n(w_mm), height_mm=_n(h_mm), uid=data.certificate_id[:8],
+        STRINGS=_strings(), star_path=_star_path,
+    )
+    body = template.render(**params)
+    # The accessible title and description list every text the template drew, so they are
+    # filled in after rendering.
+    heading, desc = _summary(data, lang, ctx, view)
+    svg = body.replace("@@TITLE@@", str(escape(heading)), 1).replace(
+        "@@DESC@@", str(escape(desc)), 1)
+    warnings = []
+    if ctx.qr_info is None:
+        raise LabelError(f"template {data.kind}.svg.j2 did not place the QR code")
+    x, y, side, m = ctx.qr_info
+    module_mm = m * unit_mm
+    if module_mm < d["min_module_mm"] - 1e-9:
+        warnings.append(f"QR module {module_mm:.2f} mm is below {d['min_module_mm']:.2f} mm; "
+                        "scanning may be unreliable")
+    if ctx.min_size is not None and ctx.min_size * unit_mm < d["min_text_mm"] - 1e-9:
+        warnings.append(f"smallest text is {ctx.min_size * unit_mm:.2f} mm (em) high, below "
+                        f"{d['min_text_mm']:.2f} mm; it may be hard to read")
+    if ctx.missing:
+        chars = ", ".join(f"U+{ord(c):04X}" for c in sorted(ctx.missing))
+        warnings.append(f"the label font has no glyph for {chars}")
+    return _Rendered(svg=svg, width_mm=w_mm, height_mm=h_mm, qr=matrix,
+                     qr_payload=matrix.text, warnings=warnings, texts=ctx.texts,
+                     viewbox=(vw, vh), qr_box=(x, y, side))
+
+
+# ---------------------------------------------------------------------------------------------
+# PNG
+# ---------------------------------------------------------------------------------------------
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _with_phys(png: bytes, dpi: float) -> bytes:
+    """Insert (or replace) the pHYs chunk so the PNG states its resolution."""
+    ppm = round(dpi / 0.0254)
+    phys = _png_chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1))
+    out = [png[:8]]
+    pos = 8
+    inserted = False
+    while pos < len(png):
+        length = struct.unpack(">I", png[pos:pos + 4])[0]
+        kind = png[pos + 4:pos + 8]
+        chunk = png[pos:pos + 12 + length]
+        pos += 12 + length
+        if kind == b"pHYs":
+            continue
+        if kind == b"IDAT" and not inserted:
+            out.append(phys)
+            inserted = True
+        out.append(chunk)
+    return b"".join(out)
+
+
+def svg_to_png(svg: str, dpi: float) -> bytes:
+    """Rasterise an SVG whose size is in mm at ``dpi`` (resvg), with pHYs set."""
+    import resvg_py
+
+    png = resvg_py.svg_to_bytes(svg_string=svg, dpi=float(dpi), skip_system_fonts=True,
+                                background="#ffffff")
+    return _with_phys(bytes(png), dpi)
+
+
+# ---------------------------------------------------------------------------------------------
+# PDF
+# ---------------------------------------------------------------------------------------------
+
+_NOT_FOR_PDF = re.compile(r"<title>.*?</title>|<desc>.*?</desc>", re.S)
+
+
+def pdf_document(title: str):
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="mm")
+    pdf.set_creation_date(PDF_DATE)
+    pdf.set_producer("carbon-label-registry")
+    pdf.set_creator("carbon-label-registry labels")
+    pdf.set_title(title)
+    pdf.set_auto_page_break(False)
+    pdf.set_margin(0)
+    return pdf
+
+
+def draw_svg(pdf, svg: str, x: float, y: float, w: float, h: float) -> None:
+    """Draw a label SVG as vectors on the current fpdf2 page."""
+    pdf.image(io.BytesIO(_NOT_FOR_PDF.sub("", svg).encode("utf-8")), x=x, y=y, w=w, h=h)
+
+
+def pdf_bytes(pdf) -> bytes:
+    return bytes(pdf.output())
+
+
+def svg_to_pdf(svg: str, w_mm: float, h_mm: float, title: str) -> bytes:
+    pdf = pdf_document(title)
+    pdf.add_page(format=(w_mm, h_mm))
+    draw_svg(pdf, svg, 0, 0, w_mm, h_mm)
+    return pdf_bytes(pdf)
+
+
+@lru_cache(maxsize=64)
+def _render_cached(data: LabelData, fmt: str, lang: str, mode: str, width_mm, dpi: int):
+    r = render_svg(data, lang, mode, width_mm)
+    if fmt == "svg":
+        content = r.svg.encode("utf-8")
+    elif fmt == "png":
+        content = svg_to_png(r.svg, dpi)
+    else:
+        content = svg_to_pdf(r.svg, r.width_mm, r.height_mm,
+                             f"{data.certificate_number} ({data.kind} label)")
+    return content, r
+
+
+def render_label(data: LabelData, *, fmt: str = "svg", lang: str = "zh-en", mode: str = "link",
+                 width_mm: float | None = None, dpi: int = 300) -> RenderedLabel:
+    """Render one label as SVG, PNG or PDF.
+
+    ``width_mm`` is the printed width (default per design: 60 mm, or 106 mm for the wider
+    offline layout); the height follows the design's aspect. ``dpi`` applies to PNG only.
+    The same arguments always give the same bytes. Results are cached (LRU).
+
+    Raises:
+        LabelError: for an unknown format, language or mode, a size out of range, or an
+            offline QR code above version 22.
+    """
+    _check_options(fmt, lang, mode, width_mm, dpi)
+    if width_mm is not None:
+        width_mm = float(width_mm)
+    content, r = _render_cached(data, fmt, lang, mode, width_mm, int(dpi))
+    return RenderedLabel(content=content, media_type=MEDIA_TYPES[fmt], warnings=list(r.warnings),
+                         qr_version=r.qr.version, qr_payload=r.qr_payload,
+                         width_mm=r.width_mm, height_mm=r.height_mm)
+
+
+def clear_caches(*, glyphs: bool = True) -> None:
+    """Empty the render, QR and text-run caches (and the glyph outlines unless told not to)."""
+    _render_cached.cache_clear()
+    render_svg.cache_clear()
+    _qr.encode.cache_clear()
+    font = get_font()
+    if glyphs:
+        font.clear()
+    else:
+        from ._text import _run
+        _run.cache_clear()

@@ -1,0 +1,108 @@
+"""Label endpoints: served formats, QR read back from the PNG, caching, bulk export, GS1 resolver."""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+import zipfile
+
+import pytest
+import zxingcpp
+from PIL import Image
+from pypdf import PdfReader
+
+from verifier.offline import extract_jws
+
+from ..factories import bearer, body_data, certificate_request, make_body, make_category, token_for
+
+
+@pytest.fixture
+def issued(app, client, session):
+    make_category(session, "cement")
+    body, cid, secret = make_body(session, app)
+    headers = bearer(token_for(client, cid, secret))
+    resp = client.post("/api/v1/certificates", json=certificate_request(), headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json(), headers, body
+
+
+def qr_text(png: bytes) -> str:
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)).convert("L"))
+    return found.text
+
+
+def test_png_qr_decodes_to_verification_url(client, issued):
+    cert, _, _ = issued
+    resp = client.get(f"/labels/{cert['id']}.png?lang=zh-en")
+    assert resp.status_code == 200 and resp.mimetype == "image/png"
+    assert qr_text(resp.data) == cert["verifyUrl"]
+    assert "immutable" in resp.headers["Cache-Control"] and resp.headers["ETag"]
+    assert client.get(f"/labels/{cert['id']}.png?lang=zh-en",
+                      headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
+    assert client.get(f"/labels/{cert['id']}.png?lang=zh-en").data == resp.data  # byte-identical
+
+
+def test_offline_label_carries_the_signed_credential(client, issued):
+    cert, _, _ = issued
+    text = qr_text(client.get(f"/labels/{cert['id']}.png?mode=offline").data)
+    assert text.startswith(cert["verifyUrl"] + "#")
+    assert extract_jws(text) == cert["credential"]
+
+
+def test_svg_and_pdf(client, issued):
+    cert, _, _ = issued
+    svg = client.get(f"/labels/{cert['id']}.svg?lang=zh")
+    root = ET.fromstring(svg.data)
+    assert root.tag.endswith("svg") and b"<text" not in svg.data
+    pdf = client.get(f"/labels/{cert['id']}.pdf?width=50")
+    box = PdfReader(io.BytesIO(pdf.data)).pages[0].mediabox
+    assert abs(float(box.width) - 50 * 72 / 25.4) < 0.01
+
+
+def test_label_of_revoked_certificate_is_still_served(client, issued):
+    cert, headers, _ = issued
+    client.post(f"/api/v1/certificates/{cert['id']}/revoke", json={"reason": "test"}, headers=headers)
+    assert client.get(f"/labels/{cert['id']}.svg").status_code == 200
+
+
+def test_bad_label_requests(client, issued):
+    cert, _, _ = issued
+    assert client.get(f"/labels/{cert['id']}.gif").status_code == 404
+    bad = client.get(f"/labels/{cert['id']}.png?lang=fr&dpi=5")
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"lang", "dpi"}
+    assert client.get("/labels/nope.svg").status_code == 404
+    tiny = client.get(f"/labels/{cert['id']}.svg?width=15&mode=offline")
+    assert tiny.status_code == 200 and "scan" in tiny.headers.get("X-Label-Warnings", "")
+
+
+def test_bulk_export_own_certificates_only(app, client, session, issued):
+    cert, headers, _ = issued
+    second = client.post("/api/v1/certificates", json=certificate_request(), headers=headers).get_json()
+    resp = client.post("/api/v1/labels/export", json={"certificates": [cert["id"], second["id"]], "formats": ["svg"]},
+                       headers=headers)
+    assert resp.status_code == 200 and resp.mimetype == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(resp.data)).namelist()
+    assert sorted(names) == sorted([f"{cert['number']}.svg", f"{second['number']}.svg"])
+    sheet = client.post("/api/v1/labels/export", json={"certificates": [cert["id"]], "format": "pdf-sheet"},
+                        headers=headers)
+    assert sheet.mimetype == "application/pdf"
+    _, cid2, secret2 = make_body(session, app)
+    other = bearer(token_for(client, cid2, secret2))
+    assert client.post("/api/v1/labels/export", json={"certificates": [cert["id"]]}, headers=other).status_code == 403
+
+
+def test_export_cli_writes_archive(runner, issued, tmp_path):
+    _, _, body = issued
+    out = tmp_path / "labels.zip"
+    result = runner.invoke(args=["registry", "export-labels", "--body", body.code, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(zipfile.ZipFile(out).namelist()) == 3  # svg, png, pdf of the one certificate
+
+
+def test_gs1_digital_link_resolves_to_current_certificate(client, issued):
+    cert, _, _ = issued
+    resp = client.get("/01/06901234567892")
+    assert resp.status_code == 302 and resp.headers["Location"] == cert["verifyUrl"]
+    listing = client.get("/01/06901234567892?format=json").get_json()
+    assert cert["id"] in [c["id"] for c in listing["certificates"]]
+    assert client.get("/01/00000000000000").status_code == 404

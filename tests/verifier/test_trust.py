@@ -1,0 +1,165 @@
+"""The trust list and registry-signed status lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from verifier import (
+    StatusUnavailable,
+    TrustList,
+    TrustListUnavailable,
+    format_time,
+    jws_header,
+    public_jwk,
+    verify_status_list_credential,
+    verify_trust_list,
+)
+from verifier.keys import snapshot_from_jws
+
+from .helpers import BASE, DAY, REGISTRY_DID, b64e, sign
+
+
+def test_trust_list_verifies_and_indexes(world):
+    trust = verify_trust_list(world.trust_list_jws(), world.jwks, now=world.now)
+    assert trust.registry_did == REGISTRY_DID and trust.public_url == BASE
+    assert trust.body(world.cqc.did).name == "CQC Certification"
+    assert trust.body(world.rogue.did) is None
+    key = trust.key(world.cqc.keys[0].kid)
+    assert key.body_did == world.cqc.did and key.alg == "EdDSA"
+    assert key.active_at(world.now - 200 * DAY) and not key.active_at(world.now - 100 * DAY)
+    assert trust.key(world.cqc.keys[1].kid).active_at(world.now + 1000 * DAY)  # still active
+    assert trust.expires_at == dt.datetime.fromtimestamp(int(world.trust_exp.timestamp()), dt.timezone.utc)
+
+
+def test_registry_key_may_be_p256(world):
+    world.registry_key = ec.generate_private_key(ec.SECP256R1())
+    jwks = {"keys": [dict(public_jwk(world.registry_key), kid=world.registry_kid)]}
+    assert verify_trust_list(world.trust_list_jws(), jwks, now=world.now).body(world.cqc.did)
+
+
+def test_trust_list_signed_by_another_key_is_refused(world):
+    jws = world.trust_list_jws(key=ed25519.Ed25519PrivateKey.generate())
+    with pytest.raises(TrustListUnavailable, match="did not verify"):
+        verify_trust_list(jws, world.jwks, now=world.now)
+
+
+def test_trust_list_with_unknown_registry_kid_is_refused(world):
+    jwks = {"keys": [dict(world.jwks["keys"][0], kid=f"{REGISTRY_DID}#key-7")]}
+    with pytest.raises(TrustListUnavailable, match="not in the registry JWKS"):
+        verify_trust_list(world.trust_list_jws(), jwks, now=world.now)
+
+
+def test_trust_list_with_wrong_typ_is_refused(world):
+    with pytest.raises(TrustListUnavailable, match="typ"):
+        verify_trust_list(world.trust_list_jws(typ="JWT"), world.jwks, now=world.now)
+
+
+def test_expired_trust_list_is_refused_with_a_clear_message(world):
+    world.trust_exp = world.now - dt.timedelta(seconds=1)
+    with pytest.raises(TrustListUnavailable) as info:
+        verify_trust_list(world.trust_list_jws(), world.jwks, now=world.now)
+    assert "expired at " + format_time(world.trust_exp) in str(info.value)
+    assert info.value.code == "STATUS_UNAVAILABLE"
+
+
+def test_trust_list_iss_must_be_the_signing_registry(world):
+    payload = world.trust_payload()
+    payload["iss"] = "did:web:evil.example"
+    with pytest.raises(TrustListUnavailable, match="iss"):
+        verify_trust_list(world.trust_list_jws(payload=payload), world.jwks, now=world.now)
+
+
+def test_trust_list_hs256_with_registry_public_key_is_refused(world):
+    import hashlib
+    import hmac
+    import json
+
+    header = {"alg": "HS256", "typ": "trust-list+jwt", "kid": world.registry_kid}
+    signing_input = f"{b64e(json.dumps(header).encode())}.{b64e(json.dumps(world.trust_payload()).encode())}"
+    secret = json.dumps(world.jwks["keys"][0]).encode()
+    jws = f"{signing_input}.{b64e(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
+    with pytest.raises(TrustListUnavailable, match="HS256"):
+        verify_trust_list(jws, world.jwks, now=world.now)
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p.pop("bodies"),
+    lambda p: p["bodies"][0].pop("did"),
+    lambda p: p["bodies"][0]["keys"][0].update(kid="did:web:elsewhere#key-1"),
+    lambda p: p["bodies"][0]["accreditations"][0].update(validFrom="soon"),
+    lambda p: p["bodies"][0]["interruptions"].append({"status": "paused", "from": "2026-01-01T00:00:00Z"}),
+    lambda p: p["bodies"].append(dict(p["bodies"][0])),
+])
+def test_malformed_trust_list_payload(world, change):
+    payload = world.trust_payload()
+    change(payload)
+    with pytest.raises(TrustListUnavailable, match="malformed"):
+        TrustList(payload)
+
+
+def test_accredited_at(world):
+    trust = TrustList(world.trust_payload())
+    did, now = world.cqc.did, world.now
+    assert trust.accredited_at(did, now, "carbon-footprint", "cement")[:2] == (True, None)
+    assert trust.accredited_at(did, now, "carbon-neutral", "cement")[1] == "OUT_OF_SCOPE"
+    assert trust.accredited_at(did, now, "carbon-footprint", "steel")[1] == "OUT_OF_SCOPE"
+    ok, code, detail = trust.accredited_at(did, now, "carbon-neutral", "steel")
+    assert code == "OUT_OF_SCOPE" and "carbon-neutral" in detail and "steel" in detail
+    assert trust.accredited_at(did, now - 900 * DAY, "carbon-footprint", "cement")[1] == "ISSUER_NOT_ACCREDITED"
+    assert trust.accredited_at(did, now + 800 * DAY, "carbon-footprint", "cement")[1] == "ISSUER_NOT_ACCREDITED"
+    paused = world.paused.did
+    assert trust.accredited_at(paused, now - 30 * DAY, "carbon-footprint", "cement")[1] == "ISSUER_NOT_ACCREDITED"
+    assert trust.accredited_at(paused, now - 20 * DAY, "carbon-footprint", "cement")[0]  # until is exclusive
+    assert trust.accredited_at(paused, now - 31 * DAY, "carbon-footprint", "cement")[0]
+    assert trust.accredited_at(world.rogue.did, now, "carbon-footprint", "cement")[1] == "UNKNOWN_ISSUER"
+
+
+# -- status list credentials ----------------------------------------------------------------------
+
+
+def test_status_list_credential_verifies(world):
+    url = f"{BASE}/status/r1"
+    payload = verify_status_list_credential(world.status_list_jws("revocation"), world.jwks, url=url, now=world.now)
+    assert payload["credentialSubject"]["statusPurpose"] == "revocation"
+    snap = snapshot_from_jws(world.status_list_jws("revocation"), world.jwks, url=url, now=world.now)
+    assert snap.purpose == "revocation" and len(snap.bits) == 16384 and snap.issuer == REGISTRY_DID
+
+
+def test_status_list_with_a_bad_signature_is_unavailable(world):
+    jws = world.status_list_jws("revocation", key=ed25519.Ed25519PrivateKey.generate())
+    with pytest.raises(StatusUnavailable, match="did not verify"):
+        verify_status_list_credential(jws, world.jwks, url=f"{BASE}/status/r1", now=world.now)
+
+
+def test_status_list_served_at_another_url_is_unavailable(world):
+    with pytest.raises(StatusUnavailable, match="has id"):
+        verify_status_list_credential(world.status_list_jws("revocation"), world.jwks,
+                                      url=f"{BASE}/status/r2", now=world.now)
+
+
+def test_expired_status_list_is_unavailable(world):
+    jws = world.status_list_jws("revocation", valid_until=world.now - dt.timedelta(seconds=1))
+    with pytest.raises(StatusUnavailable, match="expired"):
+        verify_status_list_credential(jws, world.jwks, url=f"{BASE}/status/r1", now=world.now)
+
+
+def test_status_list_by_a_body_key_is_unavailable(world):
+    """A certification body cannot publish status lists: only registry keys count."""
+    body_key = world.cqc.keys[1]
+    from verifier import build_status_list_credential, encode_list
+
+    payload = build_status_list_credential(
+        list_url=f"{BASE}/status/r1", issuer=world.cqc.did, purpose="revocation",
+        encoded_list=encode_list(bytes(16384)), valid_from=world.now - DAY, valid_until=world.now + DAY)
+    jws = sign(payload, body_key.private, jws_header(alg="ES256", kid=body_key.kid))
+    with pytest.raises(StatusUnavailable):
+        verify_status_list_credential(jws, world.jwks, url=f"{BASE}/status/r1", now=world.now)
+
+
+def test_short_status_list_is_unavailable(world):
+    world.revocation = bytearray(16)
+    with pytest.raises(StatusUnavailable, match="fewer than"):
+        snapshot_from_jws(world.status_list_jws("revocation"), world.jwks, url=f"{BASE}/status/r1", now=world.now)
