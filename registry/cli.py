@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -147,7 +148,7 @@ def export_labels_cmd(body_code: str, out_path: str, fmt: str, lang: str, mode: 
         items = [label_data(c) for c in session.scalars(query)]
         if not items:
             raise click.UsageError("No certificates to export")
-        with click.progressbar(length=len(items), label="Rendering labels", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=len(items), label="Rendering labels", file=sys.stderr) as bar:
             content, _, _ = export(items, {"format": fmt, "formats": ["svg", "png", "pdf"], "lang": lang,
                                           "mode": mode, "width": None}, progress=lambda *_: bar.update(1))
     finally:

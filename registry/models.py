@@ -222,9 +222,11 @@ class Offset(Base):
     """A retired offset; the unique key is what makes one serial back one certificate only."""
 
     __tablename__ = "offsets"
-    __table_args__ = (UniqueConstraint("registry", "serial_number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # "<registry>|<serial>" trimmed and case-folded (domain.neutrality.offset_key): the unique
+    # index on it is what stops two requests, however simultaneous, from using one offset.
+    identity: Mapped[str] = mapped_column(String(310), unique=True)
     certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), index=True)
     registry_name: Mapped[str] = mapped_column("registry", String(100))
     serial_number: Mapped[str] = mapped_column(String(200))

@@ -200,6 +200,7 @@ def upgrade() -> None:
     )
     op.create_table('offsets',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('identity', sa.String(length=310), nullable=False),
     sa.Column('certificate_id', sa.String(length=36), nullable=False),
     sa.Column('registry', sa.String(length=100), nullable=False),
     sa.Column('serial_number', sa.String(length=200), nullable=False),
@@ -210,7 +211,7 @@ def upgrade() -> None:
     sa.Column('project', sa.String(length=500), nullable=False),
     sa.ForeignKeyConstraint(['certificate_id'], ['certificates.id'], name=op.f('fk_offsets_certificate_id_certificates')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_offsets')),
-    sa.UniqueConstraint('registry', 'serial_number', name=op.f('uq_offsets_registry_serial_number'))
+    sa.UniqueConstraint('identity', name=op.f('uq_offsets_identity'))
     )
     with op.batch_alter_table('offsets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_offsets_certificate_id'), ['certificate_id'], unique=False)

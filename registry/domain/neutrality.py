@@ -27,11 +27,11 @@ from fractions import Fraction
 
 from verifier import grading
 
-from ..errors import InvalidInput
+from ..errors import Conflict, InvalidInput
 from .values import FieldErrors, decimal_of, decimal_str, require_aware, time_str
 
 __all__ = ["OFFSET_KINDS", "NeutralityResult", "assess_neutrality", "check_offsets",
-           "offset_key", "offset_member"]
+           "check_offsets_unused", "offset_key", "offset_member"]
 
 OFFSET_KINDS = ("removal", "avoidance")
 _YEAR_RE = re.compile(r"^\d{4}$", re.ASCII)
@@ -42,6 +42,27 @@ def offset_key(offset: Mapping) -> tuple[str, str]:
     """The identity of an offset: (registry, serialNumber), trimmed and case-folded."""
     return (str(offset.get("registry", "")).strip().casefold(),
             str(offset.get("serialNumber", "")).strip().casefold())
+
+
+def check_offsets_unused(offsets: Sequence[Mapping], used: Mapping[tuple[str, str], str]) -> None:
+    """Refuse offsets that already back another certificate, registry-wide.
+
+    ``used`` maps :func:`offset_key` of every offset already recorded to the number of
+    the certificate it backs (the caller looks them up; a unique index on the same key
+    closes the race between two requests).
+
+    Raises:
+        Conflict: type ``offset-already-used`` (409), naming the offset and certificate,
+            with ``extra["offset"] = {"registry", "serialNumber"}``.
+    """
+    for offset in offsets:
+        number = used.get(offset_key(offset))
+        if number is not None:
+            registry, serial = offset["registry"], offset["serialNumber"]
+            raise Conflict(f"Offset {registry} {serial} already backs certificate {number}; "
+                           "one offset backs one certificate only.", type="offset-already-used",
+                           title="Offset already used",
+                           extra={"offset": {"registry": registry, "serialNumber": serial}})
 
 
 def _year(value) -> int | None:

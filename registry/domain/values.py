@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -109,7 +108,3 @@ class FieldErrors:
             detail = " | ".join(parts)
         raise InvalidInput(detail, type=type, errors=self.errors)
 
-
-def member(mapping: Mapping, key: str):
-    """``mapping[key]``, or None when absent."""
-    return mapping.get(key) if isinstance(mapping, Mapping) else None

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from verifier import credential as vc
 from verifier import grading
 
+from ..domain.neutrality import check_offsets_unused, offset_key
 from ..domain.reduction import FootprintRecord
 from ..domain.subjects import build_subject
 from ..errors import Conflict, Forbidden, InvalidInput, NotAccredited, NotFound, OutOfScope, RegistryError
@@ -135,14 +136,14 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
     for record in records:
         session.add(CertificateBasis(certificate_id=cert.id, based_on_id=record.certificate_id))
     for o in offsets:
-        session.add(Offset(certificate_id=cert.id, registry_name=o["registry"], serial_number=o["serialNumber"],
+        session.add(Offset(identity=_identity(o), certificate_id=cert.id, registry_name=o["registry"], serial_number=o["serialNumber"],
                            quantity=o["quantity"], vintage=o["vintage"], kind=o["kind"],
                            retired_at=vc.parse_time(o["retiredAt"]), project=o["project"]))
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as err:
-        if "offsets" in str(err.orig).lower() or "serial_number" in str(err.orig).lower():
+        if "offsets" in str(err.orig).lower():
             raise Conflict("An offset in this request already backs another certificate",
                            type="offset-already-used") from err
         raise
@@ -156,14 +157,16 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
     return cert
 
 
+def _identity(offset: dict) -> str:
+    return "|".join(offset_key(offset))
+
+
 def _check_offsets_free(session: Session, offsets: list[dict]) -> None:
-    for o in offsets:
-        used = session.scalars(select(Offset).where(Offset.registry_name == o["registry"],
-                                                    Offset.serial_number == o["serialNumber"])).first()
-        if used is not None:
-            raise Conflict(f"Offset {o['registry']} {o['serialNumber']} already backs certificate "
-                           f"{used.certificate.number}", type="offset-already-used",
-                           extra={"offset": {"registry": o["registry"], "serialNumber": o["serialNumber"]}})
+    if not offsets:
+        return
+    rows = session.execute(select(Offset.identity, Certificate.number).join(Certificate, Offset.certificate)
+                           .where(Offset.identity.in_([_identity(o) for o in offsets]))).all()
+    check_offsets_unused(offsets, {tuple(identity.split("|", 1)): number for identity, number in rows})
 
 
 def remember_idempotency(session: Session, client_id: str, key: str, digest: str, cert: Certificate) -> None:

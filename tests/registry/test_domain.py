@@ -9,10 +9,10 @@ from decimal import Decimal as D
 import pytest
 
 from registry.domain import (FootprintRecord, build_subject, check_basis, check_footprint,
-                             check_low_carbon, check_offsets, footprint_subject, offset_key,
-                             select_baseline, sum_tolerance)
+                             check_low_carbon, check_offsets, check_offsets_unused,
+                             footprint_subject, offset_key, select_baseline, sum_tolerance)
 from registry.domain.neutrality import assess_neutrality
-from registry.errors import InvalidInput
+from registry.errors import Conflict, InvalidInput
 from verifier.grading import grade_for_subject, load_scheme
 
 UTC = timezone.utc
@@ -611,6 +611,16 @@ def test_offset_rules(overrides, path):
     error = refusal(check_offsets, [offset(**overrides)], now=NOW)
     assert error.type == "invalid-input"
     assert path in errors_of(error)
+
+
+def test_an_offset_backs_one_certificate_registry_wide():
+    used = {offset_key(offset("CCER-9")): "CQC-2025-000042"}
+    check_offsets_unused([offset("CCER-1")], used)
+    with pytest.raises(Conflict) as info:
+        check_offsets_unused([offset("CCER-1"), offset("ccer-9 ", registry="ccer")], used)
+    assert info.value.status == 409 and info.value.type == "offset-already-used"
+    assert "CQC-2025-000042" in info.value.detail
+    assert info.value.extra["offset"] == {"registry": "ccer", "serialNumber": "ccer-9 "}
 
 
 def test_vintage_may_be_an_integer_year():
