@@ -86,7 +86,6 @@ def init_app(app) -> None:
     app.extensions["registry.metrics"] = registry
 
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
     app.config["RATELIMIT_ENABLED"] = bool(app.config["RATELIMIT_ENABLED"])
     limiter.init_app(app)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import select
 
 from ..auth import current_principal, require
@@ -143,16 +143,10 @@ def add_accreditation(body_id: str):
 @require("operator")
 def rotate_key(body_id: str):
     """Retire the body's current key (it stays published) and activate a new one."""
-    data = RotateIn().load(json_body()) if current_request_has_body() else {}
+    data = RotateIn().load(json_body()) if request.content_length else {}
     session = get_session()
     body = svc.get_body(session, body_id)
     key = svc.rotate_key(session, _signer(), body, public_url=_public_url(), actor=current_principal().actor,
                          algorithm=data.get("algorithm"), reason=data.get("reason"))
     session.commit()
     return {"kid": key.kid, "alg": key.algorithm, "activeFrom": key.active_from.strftime("%Y-%m-%dT%H:%M:%SZ")}, 201
-
-
-def current_request_has_body() -> bool:
-    from flask import request
-
-    return bool(request.get_data(cache=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from .common import DECLARED_UNITS, KINDS, CODE_RE, DecimalString, StrictSchema, UTCDateTime
+from .common import DECLARED_UNITS, KINDS, CODE_RE, DecimalString, StrictSchema, RFC3339DateTime
 
 
 class BenchmarkIn(StrictSchema):
@@ -50,8 +50,8 @@ class ScopeIn(StrictSchema):
 
 class AccreditationIn(StrictSchema):
     number = fields.String(required=True, validate=validate.Length(1, 100))
-    validFrom = UTCDateTime(required=True)
-    validUntil = UTCDateTime(required=True)
+    validFrom = RFC3339DateTime(required=True)
+    validUntil = RFC3339DateTime(required=True)
     scope = fields.Nested(ScopeIn, required=True)
 
     @validates_schema
@@ -81,18 +81,18 @@ class RotateIn(StrictSchema):
 
 class AccreditationOut(StrictSchema):
     number = fields.String()
-    validFrom = UTCDateTime(attribute="valid_from")
-    validUntil = UTCDateTime(attribute="valid_until")
+    validFrom = RFC3339DateTime(attribute="valid_from")
+    validUntil = RFC3339DateTime(attribute="valid_until")
     certificateTypes = fields.List(fields.String(), attribute="certificate_types")
     productCategories = fields.List(fields.String(), attribute="product_categories")
-    recordedAt = UTCDateTime(attribute="created_at")
+    recordedAt = RFC3339DateTime(attribute="created_at")
 
 
 class InterruptionOut(StrictSchema):
     status = fields.String(attribute="kind")
     reason = fields.String()
-    start = UTCDateTime(attribute="started_at", data_key="from")
-    until = UTCDateTime(attribute="ended_at", allow_none=True)
+    start = RFC3339DateTime(attribute="started_at", data_key="from")
+    until = RFC3339DateTime(attribute="ended_at", allow_none=True)
     endReason = fields.String(attribute="end_reason", allow_none=True)
 
 
@@ -100,8 +100,8 @@ class KeyOut(StrictSchema):
     kid = fields.String()
     alg = fields.String(attribute="algorithm")
     jwk = fields.Dict(attribute="public_jwk")
-    activeFrom = UTCDateTime(attribute="active_from")
-    activeUntil = UTCDateTime(attribute="active_until", allow_none=True)
+    activeFrom = RFC3339DateTime(attribute="active_from")
+    activeUntil = RFC3339DateTime(attribute="active_until", allow_none=True)
 
 
 class BodyPublicOut(StrictSchema):

@@ -31,7 +31,10 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from .common import (DECLARED_UNITS, KINDS, DecimalString, RFC3339DateTime,  # noqa: F401  (re-exported)
+                     StrictSchema)
 
 __all__ = [
     "BOUNDARIES", "CROSS_SECTORAL_STANDARDS", "DECLARED_UNITS", "IPCC_FACTORS", "KINDS",
@@ -40,10 +43,6 @@ __all__ = [
     "normalise_gtin",
 ]
 
-KINDS = ("carbon-footprint", "low-carbon", "reduced-carbon", "carbon-neutral")
-#: PACT Technical Specifications v3, CarbonFootprint.declaredUnitOfMeasurement.
-DECLARED_UNITS = ("liter", "kilogram", "cubic meter", "kilowatt hour", "megajoule",
-                  "ton kilometer", "square meter", "piece", "hour", "megabit second")
 BOUNDARIES = ("cradle-to-gate", "cradle-to-grave")
 #: IPCC assessment reports whose GWP100 characterisation factors may be used.
 IPCC_FACTORS = ("AR5", "AR6")
@@ -60,107 +59,6 @@ OFFSET_KINDS = ("removal", "avoidance")
 
 _CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}\Z", re.ASCII)
 _URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+\Z", re.ASCII)
-_DECIMAL_RE = re.compile(r"(-?)(\d+)(?:\.(\d+))?", re.ASCII)
-_RFC3339_RE = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
-_NOT_FINITE = {"nan", "snan", "inf", "infinity"}
-MAX_INTEGER_DIGITS = 15
-MAX_PLACES = 12
-
-
-class _In(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-# --------------------------------------------------------------------------- fields
-
-class DecimalString(fields.Field):
-    """A decimal quantity written as a JSON string, loaded as a Decimal.
-
-    ``signed``: negatives allowed; ``positive``: zero refused too.
-    """
-
-    default_error_messages = {
-        "number": "Must be a decimal written as a string, e.g. \"0.82\": JSON numbers are "
-                  "refused because they can lose precision.",
-        "type": "Must be a decimal written as a string, e.g. \"0.82\".",
-        "not_finite": "Must be a finite decimal (NaN and Infinity are not quantities).",
-        "exponent": "Write the number out in full, e.g. \"1000\": exponent notation is refused.",
-        "format": "Must be a plain decimal such as \"0.82\" (digits and one point; no sign, "
-                  "spaces or separators).",
-        "too_long": "At most 15 digits before the point and 12 after it.",
-        "negative": "Must not be negative.",
-        "positive": "Must be greater than zero.",
-    }
-
-    def __init__(self, *, signed: bool = False, positive: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.signed = signed
-        self.positive = positive
-
-    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
-        if isinstance(value, (bool,)):
-            raise self.make_error("type")
-        if isinstance(value, (int, float, Decimal)):
-            raise self.make_error("number")
-        if not isinstance(value, str):
-            raise self.make_error("type")
-        bare = value.strip().lstrip("+-").lower()
-        if bare in _NOT_FINITE:
-            raise self.make_error("not_finite")
-        match = _DECIMAL_RE.fullmatch(value)
-        if not match:
-            if "e" in value.lower() and re.fullmatch(r"[+-]?[0-9.]+[eE][+-]?[0-9]+", value.strip()):
-                raise self.make_error("exponent")
-            raise self.make_error("format")
-        sign, whole, places = match.groups()
-        if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS or len(places or "") > MAX_PLACES:
-            raise self.make_error("too_long")
-        number = Decimal(value)
-        if sign and number != 0 and not self.signed:
-            raise self.make_error("negative")
-        if number.is_signed() and number == 0:
-            number = abs(number)  # "-0" is zero
-        if self.positive and number <= 0:
-            raise self.make_error("positive")
-        return number
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        text = format(Decimal(value), "f")
-        return text[1:] if text.startswith("-") and Decimal(value) == 0 else text
-
-
-class RFC3339DateTime(fields.Field):
-    """An RFC 3339 date-time with ``Z`` or an offset, loaded as an aware UTC datetime."""
-
-    default_error_messages = {
-        "invalid": "Must be an RFC 3339 date-time with a time zone, e.g. \"2025-12-31T23:59:59Z\".",
-        "fraction": "Whole seconds only (fractional seconds other than zero are refused).",
-    }
-
-    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-        match = _RFC3339_RE.fullmatch(value)
-        if not match:
-            raise self.make_error("invalid")
-        stamp, fraction, offset = match.groups()
-        if fraction and fraction.strip("0"):
-            raise self.make_error("fraction")
-        offset = "+00:00" if offset in ("Z", "z") else offset
-        try:
-            parsed = datetime.fromisoformat(stamp.upper() + offset)
-        except ValueError as err:
-            raise self.make_error("invalid") from err
-        return parsed.astimezone(timezone.utc)
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def normalise_gtin(value: str) -> str:
@@ -244,7 +142,7 @@ def _unique(value: list, **kwargs) -> None:
 
 # --------------------------------------------------------------------------- schemas
 
-class ManufacturerIn(_In):
+class ManufacturerIn(StrictSchema):
     name = _text(300, required=True)
     id = fields.String(required=True, validate=[
         validate.Length(1, 200),
@@ -253,7 +151,7 @@ class ManufacturerIn(_In):
     ])
 
 
-class ProductIn(_In):
+class ProductIn(StrictSchema):
     name = _text(300, required=True)
     nameZh = _text(300, allow_none=True)
     category = fields.String(required=True, validate=validate.Regexp(
@@ -263,7 +161,7 @@ class ProductIn(_In):
     manufacturer = fields.Nested(ManufacturerIn, required=True)
 
 
-class StagesIn(_In):
+class StagesIn(StrictSchema):
     """Life-cycle stages; null (or absent) = outside the system boundary."""
 
     rawMaterialAcquisition = DecimalString(allow_none=True)
@@ -274,7 +172,7 @@ class StagesIn(_In):
     endOfLife = DecimalString(allow_none=True)
 
 
-class GasesIn(_In):
+class GasesIn(StrictSchema):
     """The seven Kyoto gases in kg CO2e per declared unit; all seven are given."""
 
     CO2 = DecimalString(required=True)
@@ -286,7 +184,7 @@ class GasesIn(_In):
     NF3 = DecimalString(required=True)
 
 
-class FootprintIn(_In):
+class FootprintIn(StrictSchema):
     """A product carbon footprint with PACT v3 CarbonFootprint member names."""
 
     declaredUnitOfMeasurement = fields.String(required=True, validate=validate.OneOf(DECLARED_UNITS))
@@ -311,7 +209,7 @@ class FootprintIn(_In):
             raise ValidationError({"referencePeriodEnd": ["Must be after referencePeriodStart."]})
 
 
-class OffsetIn(_In):
+class OffsetIn(StrictSchema):
     """A retired carbon credit (quantity in t CO2e)."""
 
     registry = _text(100, required=True)
@@ -326,7 +224,7 @@ class OffsetIn(_In):
 _CARBON_NEUTRAL_ONLY = ("offsets", "coveredQuantity", "renewableElectricityShare")
 
 
-class CertificateIn(_In):
+class CertificateIn(StrictSchema):
     """``POST /api/v1/certificates``."""
 
     type = fields.String(required=True, validate=validate.OneOf(KINDS))
@@ -387,7 +285,7 @@ class CertificateIn(_In):
             raise ValidationError(errors)
 
 
-class CertificateStatusChangeIn(_In):
+class CertificateStatusChangeIn(StrictSchema):
     """``POST /api/v1/certificates/{id}/suspend`` · ``/reinstate`` · ``/revoke``."""
 
     reason = fields.String(required=True, validate=[validate.Length(1, 500), _not_blank])

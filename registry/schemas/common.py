@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from marshmallow import Schema, ValidationError, fields, RAISE
+from marshmallow import RAISE, Schema, ValidationError, fields
 
 KINDS = ("carbon-footprint", "low-carbon", "reduced-carbon", "carbon-neutral")
-# PACT Technical Specifications, DeclaredUnit enumeration (v2) plus "piece" for discrete goods.
+#: PACT Technical Specifications v3, CarbonFootprint.declaredUnitOfMeasurement.
 DECLARED_UNITS = ("liter", "kilogram", "cubic meter", "kilowatt hour", "megajoule",
-                  "ton kilometer", "square meter", "piece")
+                  "ton kilometer", "square meter", "piece", "hour", "megabit second")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-_DECIMAL_RE = re.compile(r"^\d{1,15}(\.\d{1,12})?$")
+_DECIMAL_RE = re.compile(r"(-?)(\d+)(?:\.(\d+))?", re.ASCII)
+_RFC3339_RE = re.compile(
+    r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+_NOT_FINITE = {"nan", "snan", "inf", "infinity"}
+MAX_INTEGER_DIGITS = 15
+MAX_PLACES = 12
 
 
 class StrictSchema(Schema):
@@ -22,43 +27,91 @@ class StrictSchema(Schema):
 
 
 class DecimalString(fields.Field):
-    """A non-negative decimal carried as a JSON string; JSON numbers are refused as lossy."""
+    """A decimal quantity written as a JSON string, loaded as a Decimal.
+
+    ``signed``: negatives allowed; ``positive``: zero refused too.
+    """
 
     default_error_messages = {
-        "type": "Must be a decimal number written as a string, e.g. \"0.82\".",
-        "format": "Must be a plain non-negative decimal such as \"0.82\" (no sign, exponent or spaces).",
+        "number": "Must be a decimal written as a string, e.g. \"0.82\": JSON numbers are "
+                  "refused because they can lose precision.",
+        "type": "Must be a decimal written as a string, e.g. \"0.82\".",
+        "not_finite": "Must be a finite decimal (NaN and Infinity are not quantities).",
+        "exponent": "Write the number out in full, e.g. \"1000\": exponent notation is refused.",
+        "format": "Must be a plain decimal such as \"0.82\" (digits and one point; no sign, "
+                  "spaces or separators).",
+        "too_long": "At most 15 digits before the point and 12 after it.",
+        "negative": "Must not be negative.",
+        "positive": "Must be greater than zero.",
     }
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def __init__(self, *, signed: bool = False, positive: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.signed = signed
+        self.positive = positive
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
+        if isinstance(value, (bool,)):
+            raise self.make_error("type")
+        if isinstance(value, (int, float, Decimal)):
+            raise self.make_error("number")
         if not isinstance(value, str):
             raise self.make_error("type")
-        if not _DECIMAL_RE.match(value):
+        bare = value.strip().lstrip("+-").lower()
+        if bare in _NOT_FINITE:
+            raise self.make_error("not_finite")
+        match = _DECIMAL_RE.fullmatch(value)
+        if not match:
+            if "e" in value.lower() and re.fullmatch(r"[+-]?[0-9.]+[eE][+-]?[0-9]+", value.strip()):
+                raise self.make_error("exponent")
             raise self.make_error("format")
+        sign, whole, places = match.groups()
+        if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS or len(places or "") > MAX_PLACES:
+            raise self.make_error("too_long")
+        number = Decimal(value)
+        if sign and number != 0 and not self.signed:
+            raise self.make_error("negative")
+        if number.is_signed() and number == 0:
+            number = abs(number)  # "-0" is zero
+        if self.positive and number <= 0:
+            raise self.make_error("positive")
+        return number
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        text = format(Decimal(value), "f")
+        return text[1:] if text.startswith("-") and Decimal(value) == 0 else text
+
+
+class RFC3339DateTime(fields.Field):
+    """An RFC 3339 date-time with ``Z`` or an offset, loaded as an aware UTC datetime."""
+
+    default_error_messages = {
+        "invalid": "Must be an RFC 3339 date-time with a time zone, e.g. \"2025-12-31T23:59:59Z\".",
+        "fraction": "Whole seconds only (fractional seconds other than zero are refused).",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        match = _RFC3339_RE.fullmatch(value)
+        if not match:
+            raise self.make_error("invalid")
+        stamp, fraction, offset = match.groups()
+        if fraction and fraction.strip("0"):
+            raise self.make_error("fraction")
+        offset = "+00:00" if offset in ("Z", "z") else offset
         try:
-            return Decimal(value)
-        except InvalidOperation as err:
-            raise self.make_error("format") from err
+            parsed = datetime.fromisoformat(stamp.upper() + offset)
+        except ValueError as err:
+            raise self.make_error("invalid") from err
+        return parsed.astimezone(timezone.utc)
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else str(value)
-
-
-class UTCDateTime(fields.DateTime):
-    """RFC 3339 with an explicit offset, loaded as aware UTC and dumped with ``Z``."""
-
-    default_error_messages = {"naive": "Must carry a time zone, e.g. 2026-01-01T00:00:00Z."}
-
-    def __init__(self, **kwargs):
-        super().__init__(format="iso", **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        result = super()._deserialize(value, attr, data, **kwargs)
-        if result.tzinfo is None:
-            raise self.make_error("naive")
-        return result.astimezone(timezone.utc)
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else format_time(value)
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_time(value: datetime) -> str:
