@@ -13,7 +13,8 @@ from .db import Base
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    # Full precision: the order of events within one second matters (see accreditation._ceil_time).
+    return datetime.now(timezone.utc)
 
 
 def new_id() -> str:

@@ -126,9 +126,13 @@ class Signer:
 
     def registry_key(self, session: Session, public_url: str) -> SigningKey:
         """The registry's current key, created on first use."""
+        # Keyed by DID: a registry that moves to another public URL is another did:web and
+        # gets a key of its own, so documents it signs never name a foreign DID.
+        did = did_for(public_url)
         key = session.scalars(select(SigningKey).where(
-            SigningKey.owner == "registry", SigningKey.active_until.is_(None))
+            SigningKey.owner == "registry", SigningKey.active_until.is_(None),
+            SigningKey.kid.startswith(did + "#", autoescape=True))
             .order_by(SigningKey.id.desc())).first()
         if key is None:
-            key = self.new_key(session, owner="registry", did=did_for(public_url))
+            key = self.new_key(session, owner="registry", did=did)
         return key

@@ -7,71 +7,84 @@ image additionally needs the ``image`` extra: ``zxing-cpp`` and Pillow).
     >>> result = verify_credential(token_or_scanned_qr_text, HttpResolver("https://labels.example.org"))
     >>> result.verified, result.codes
 
+The public names below are re-exported lazily (PEP 562), so that ``import verifier.offline`` or
+``import verifier.grading`` (standard library only) does not load pyjwt and cryptography.
 See ``docs/verifier.md``.
 """
 
-from .credential import (
-    CHECK_NAMES,
-    KIND_TYPES,
-    VC_CONTEXT,
-    Check,
-    Error,
-    SignatureCache,
-    VerificationResult,
-    alg_for_key,
-    build_credential,
-    context_url,
-    format_time,
-    jws_header,
-    key_from_jwk,
-    parse_time,
-    parse_verification_link,
-    public_jwk,
-    status_entry,
-    verify_credential,
-)
-from .errors import (
-    ERROR_CODES,
-    Expired,
-    GradeMismatch,
-    InputError,
-    MalformedCredential,
-    NotAccredited,
-    NotYetValid,
-    OutOfScope,
-    Revoked,
-    SignatureInvalid,
-    StatusUnavailable,
-    Suspended,
-    TrustListUnavailable,
-    UnknownIssuer,
-    UnknownKey,
-    UnsupportedKey,
-    VerifierError,
-)
-from .keys import (
-    HttpResolver,
-    OfflineResolver,
-    Resolver,
-    StaticResolver,
-    StatusListSnapshot,
-    save_for_offline,
-    snapshot_from_jws,
-)
-from .statuslist import (
-    LIST_SIZE,
-    build_status_list_credential,
-    decode_list,
-    encode_list,
-    get_bit,
-    set_bit,
-)
-from .trust import (
-    TrustList,
-    verify_registry_jws,
-    verify_status_list_credential,
-    verify_trust_list,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    # verifier.credential
+    "CHECK_NAMES": "credential",
+    "KIND_TYPES": "credential",
+    "VC_CONTEXT": "credential",
+    "Check": "credential",
+    "Error": "credential",
+    "SignatureCache": "credential",
+    "VerificationResult": "credential",
+    "alg_for_key": "credential",
+    "build_credential": "credential",
+    "context_url": "credential",
+    "format_time": "credential",
+    "jws_header": "credential",
+    "key_from_jwk": "credential",
+    "parse_time": "credential",
+    "parse_verification_link": "credential",
+    "public_jwk": "credential",
+    "status_entry": "credential",
+    "verify_credential": "credential",
+    # verifier.errors
+    "ERROR_CODES": "errors",
+    "Expired": "errors",
+    "GradeMismatch": "errors",
+    "InputError": "errors",
+    "MalformedCredential": "errors",
+    "NotAccredited": "errors",
+    "NotYetValid": "errors",
+    "OutOfScope": "errors",
+    "Revoked": "errors",
+    "SignatureInvalid": "errors",
+    "StatusUnavailable": "errors",
+    "Suspended": "errors",
+    "TrustListUnavailable": "errors",
+    "UnknownIssuer": "errors",
+    "UnknownKey": "errors",
+    "UnsupportedKey": "errors",
+    "VerifierError": "errors",
+    # verifier.keys
+    "HttpResolver": "keys",
+    "OfflineResolver": "keys",
+    "Resolver": "keys",
+    "StaticResolver": "keys",
+    "StatusListSnapshot": "keys",
+    "save_for_offline": "keys",
+    "snapshot_from_jws": "keys",
+    # verifier.statuslist
+    "LIST_SIZE": "statuslist",
+    "build_status_list_credential": "statuslist",
+    "decode_list": "statuslist",
+    "encode_list": "statuslist",
+    "get_bit": "statuslist",
+    "set_bit": "statuslist",
+    # verifier.trust
+    "TrustList": "trust",
+    "accreditation_entry": "trust",
+    "body_did": "trust",
+    "build_did_document": "trust",
+    "build_trust_list": "trust",
+    "interruption_entry": "trust",
+    "jwks_entry": "trust",
+    "registry_did": "trust",
+    "trust_list_body": "trust",
+    "trust_list_key": "trust",
+    "verify_registry_jws": "trust",
+    "verify_status_list_credential": "trust",
+    "verify_trust_list": "trust",
+}
 
 __all__ = [
     # verification
@@ -103,6 +116,15 @@ __all__ = [
     "build_status_list_credential",
     # trust
     "TrustList",
+    "registry_did",
+    "body_did",
+    "jwks_entry",
+    "trust_list_key",
+    "accreditation_entry",
+    "interruption_entry",
+    "trust_list_body",
+    "build_trust_list",
+    "build_did_document",
     "verify_trust_list",
     "verify_status_list_credential",
     "verify_registry_jws",
@@ -133,3 +155,95 @@ __all__ = [
     "TrustListUnavailable",
     "InputError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its submodule on first use.
+
+    Raises:
+        AttributeError: *name* is not part of the public API.
+    """
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'verifier' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .credential import (
+        CHECK_NAMES,
+        KIND_TYPES,
+        VC_CONTEXT,
+        Check,
+        Error,
+        SignatureCache,
+        VerificationResult,
+        alg_for_key,
+        build_credential,
+        context_url,
+        format_time,
+        jws_header,
+        key_from_jwk,
+        parse_time,
+        parse_verification_link,
+        public_jwk,
+        status_entry,
+        verify_credential,
+    )
+    from .errors import (
+        ERROR_CODES,
+        Expired,
+        GradeMismatch,
+        InputError,
+        MalformedCredential,
+        NotAccredited,
+        NotYetValid,
+        OutOfScope,
+        Revoked,
+        SignatureInvalid,
+        StatusUnavailable,
+        Suspended,
+        TrustListUnavailable,
+        UnknownIssuer,
+        UnknownKey,
+        UnsupportedKey,
+        VerifierError,
+    )
+    from .keys import (
+        HttpResolver,
+        OfflineResolver,
+        Resolver,
+        StaticResolver,
+        StatusListSnapshot,
+        save_for_offline,
+        snapshot_from_jws,
+    )
+    from .statuslist import (
+        LIST_SIZE,
+        build_status_list_credential,
+        decode_list,
+        encode_list,
+        get_bit,
+        set_bit,
+    )
+    from .trust import (
+        TrustList,
+        accreditation_entry,
+        body_did,
+        build_did_document,
+        build_trust_list,
+        interruption_entry,
+        jwks_entry,
+        registry_did,
+        trust_list_body,
+        trust_list_key,
+        verify_registry_jws,
+        verify_status_list_credential,
+        verify_trust_list,
+    )

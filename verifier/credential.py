@@ -109,6 +109,11 @@ def _as_utc(dt: _dt.datetime) -> _dt.datetime:
     return dt.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
+def _format_time_cached(dt: _dt.datetime) -> str:
+    return _as_utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def format_time(dt: _dt.datetime) -> str:
     """Format *dt* as RFC 3339 UTC with a ``Z`` suffix and whole seconds (fractions are cut).
 
@@ -119,7 +124,7 @@ def format_time(dt: _dt.datetime) -> str:
     """
     if not isinstance(dt, _dt.datetime):
         raise TypeError(f"expected a datetime, got {type(dt).__name__}")
-    return _as_utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_time_cached(dt)
 
 
 _RFC3339 = re.compile(
@@ -357,9 +362,13 @@ _JWK_ALGS = {"OKP": "EdDSA", "EC": "ES256"}
 
 
 def _jwk_fingerprint(jwk: Any) -> tuple:
+    """(kty, crv, x, y). Raises UnsupportedKey unless a JSON object with string members."""
     if not isinstance(jwk, dict):
         raise UnsupportedKey("a JWK must be a JSON object")
-    return (jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y"))
+    fp = (jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y"))
+    if not all(v is None or isinstance(v, str) for v in fp):
+        raise UnsupportedKey("JWK kty, crv, x and y must be strings")
+    return fp
 
 
 def key_from_jwk(jwk: dict) -> Any:
@@ -430,17 +439,36 @@ class _Compact:
     signature: bytes | None  # None: the segment is not canonical base64url
 
 
-def _parse_compact(token: str) -> _Compact:
-    """Split and decode a compact JWS; nothing is verified. Raises MalformedCredential."""
-    if not isinstance(token, str) or not _COMPACT.fullmatch(token):
+_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+_JSON = json.JSONDecoder(parse_constant=_no_constants)  # refuses NaN / Infinity
+
+
+def _b64d_segment(segment: str) -> bytes:
+    """Decode a segment already known to be in the base64url alphabet (the signature covers
+    the exact text, so non-canonical trailing bits need no check here)."""
+    if len(segment) % 4 == 1:
+        raise ValueError("impossible base64url length")
+    return binascii.a2b_base64(segment.encode("ascii").translate(_URL_TO_STD) + b"=" * (-len(segment) % 4))
+
+
+def _json(raw: bytes) -> Any:
+    return _JSON.decode(raw.decode("utf-8"))
+
+
+def _parse_compact(token: str, *, checked: bool = False) -> _Compact:
+    """Split and decode a compact JWS; nothing is verified. Raises MalformedCredential.
+
+    *checked*: the caller has already matched *token* against ``_COMPACT``.
+    """
+    if not checked and (not isinstance(token, str) or not _COMPACT.fullmatch(token)):
         raise MalformedCredential("not a compact JWS (three base64url segments separated by dots)")
     h64, p64, s64 = token.split(".")
     try:
-        header = json.loads(_b64d(h64), parse_constant=_no_constants)
+        header = _json(_b64d_segment(h64))
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise MalformedCredential(f"JWS header is not base64url JSON: {err}") from err
     try:
-        payload = json.loads(_b64d(p64), parse_constant=_no_constants)
+        payload = _json(_b64d_segment(p64))
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise MalformedCredential(f"JWS payload is not base64url JSON: {err}") from err
     try:
@@ -634,8 +662,9 @@ class VerificationResult:
     def to_dict(self) -> dict:
         """The ``POST /api/v1/verify`` result: ``verified``, ``checks``, ``errors``, ``credential``.
 
-        Extra keys: ``checkedAt``, and when known ``statusAsOf``, ``statusAgeSeconds``,
-        ``trustListAsOf``, ``issuerName``. Raises nothing.
+        Extra keys: ``checkedAt``; ``code`` (the first error code, when not verified); and when
+        known ``statusAsOf``, ``statusAgeSeconds``, ``trustListAsOf``, ``issuerName``.
+        Raises nothing.
         """
         d: dict[str, Any] = {
             "verified": self.verified,
@@ -644,6 +673,8 @@ class VerificationResult:
             "credential": self.credential,
             "checkedAt": format_time(self.checked_at),
         }
+        if self.errors:
+            d["code"] = self.errors[0].code
         if self.status_checked_at is not None:
             d["statusAsOf"] = format_time(self.status_checked_at)
         if self.status_age is not None:
@@ -699,8 +730,8 @@ def _extract_token(token_or_qr: Any) -> str:
     text = token_or_qr.strip()
     if not text:
         raise MalformedCredential("input is empty")
-    if _COMPACT.fullmatch(text):
-        return text
+    if text.count(".") == 2 and ":" not in text and "/" not in text:
+        return text  # a compact JWS, or garbage that _parse_compact will refuse
     from . import offline  # the QR payload codec (offline-mode labels)
 
     try:
@@ -765,7 +796,7 @@ def _check_claims(payload: dict) -> _Claims:
         raise MalformedCredential(f"id {cid!r} does not hold a UUID") from err
     types = payload.get("type")
     _require(isinstance(types, list) and len(types) == 2 and types[0] == "VerifiableCredential"
-             and types[1] in TYPE_KINDS,
+             and isinstance(types[1], str) and types[1] in TYPE_KINDS,
              f"type must be ['VerifiableCredential', one of {sorted(TYPE_KINDS)}]")
     issuer = payload.get("issuer")
     if isinstance(issuer, dict):
@@ -780,16 +811,21 @@ def _check_claims(payload: dict) -> _Claims:
     subject = payload.get("credentialSubject")
     _require(isinstance(subject, dict), "credentialSubject must be an object")
     kind = subject.get("certificateType")
-    _require(kind in KIND_TYPES, f"credentialSubject.certificateType must be one of {sorted(KIND_TYPES)}")
+    _require(isinstance(kind, str) and kind in KIND_TYPES, f"credentialSubject.certificateType must be one of {sorted(KIND_TYPES)}")
     _require(KIND_TYPES[kind] == types[1],
              f"credentialSubject.certificateType {kind!r} does not match type {types[1]!r}")
     _require(subject.get("type") == SUBJECT_TYPE, f"credentialSubject.type must be {SUBJECT_TYPE}")
     sid = subject.get("id")
     _require(isinstance(sid, str) and sid.lower().endswith("/v/" + cert_uuid),
              "credentialSubject.id must be the verification URL <base>/v/<certificate id>")
+    _require(isinstance(subject.get("certificateNumber"), str) and subject["certificateNumber"],
+             "credentialSubject.certificateNumber is required")
     product = subject.get("product")
     _require(isinstance(product, dict) and isinstance(product.get("category"), str)
              and product["category"], "credentialSubject.product.category is required")
+    _require(isinstance(product.get("name"), str) and product["name"],
+             "credentialSubject.product.name is required")
+    _require(isinstance(subject.get("footprint"), dict), "credentialSubject.footprint is required")
     grade = subject.get("grade")
     _require(isinstance(grade, dict) and isinstance(grade.get("scheme"), str)
              and isinstance(grade.get("schemeVersion"), str) and "value" in grade
@@ -822,16 +858,38 @@ def _check_claims(payload: dict) -> _Claims:
 # Grading (verifier.grading, written separately)
 
 _SCHEME_CACHE: dict[tuple[str, str], Any] = {}
+# Recomputed grades by (SHA-256 of the signed payload segment, scheme, version). The grade is a
+# pure function of the signed credentialSubject and the (immutable, versioned) scheme, so
+# verifying the same credential again need not redo the decimal arithmetic.
+_GRADE_CACHE: OrderedDict[tuple[bytes, str, str], str | None] = OrderedDict()
+_GRADE_CACHE_MAX = 2048
+_GRADE_LOCK = threading.Lock()
 
 
-def _recompute_grade(kind: str, subject: dict) -> tuple[str | None, str]:
+def _recompute_grade(kind: str, subject: dict, payload_digest: bytes | None = None) -> tuple[str | None, str]:
     """(expected grade, scheme label). Raises GradeMismatch for an unknown or unusable scheme."""
-    from . import grading
-    from .errors import GradeMismatch
-
     grade = subject["grade"]
     scheme_id, version = grade["scheme"], grade["schemeVersion"]
     label = f"{scheme_id} version {version}"
+    if payload_digest is None:
+        return _grade_uncached(kind, subject, scheme_id, version, label), label
+    key = (payload_digest, scheme_id, version)
+    with _GRADE_LOCK:
+        if key in _GRADE_CACHE:
+            _GRADE_CACHE.move_to_end(key)
+            return _GRADE_CACHE[key], label
+    expected = _grade_uncached(kind, subject, scheme_id, version, label)
+    with _GRADE_LOCK:
+        _GRADE_CACHE[key] = expected
+        while len(_GRADE_CACHE) > _GRADE_CACHE_MAX:
+            _GRADE_CACHE.popitem(last=False)
+    return expected, label
+
+
+def _grade_uncached(kind: str, subject: dict, scheme_id: str, version: str, label: str) -> str | None:
+    from . import grading
+    from .errors import GradeMismatch
+
     scheme = _SCHEME_CACHE.get((scheme_id, version))
     if scheme is None:
         try:
@@ -848,7 +906,7 @@ def _recompute_grade(kind: str, subject: dict) -> tuple[str | None, str]:
         raise GradeMismatch(f"grade cannot be recomputed under {label}: {err}") from err
     except (LookupError, ValueError, TypeError, ArithmeticError) as err:
         raise GradeMismatch(f"grade cannot be recomputed under {label}: {err}") from err
-    return expected, label
+    return expected
 
 
 # --------------------------------------------------------------------------------------------
@@ -980,7 +1038,8 @@ def verify_credential(
 
     # grade
     try:
-        expected, label = _recompute_grade(claims.kind, claims.subject)
+        digest = hashlib.sha256(compact.signing_input).digest()
+        expected, label = _recompute_grade(claims.kind, claims.subject, digest)
     except VerifierError as err:
         fail("grade", "GRADE_MISMATCH", err.message)
     else:

@@ -25,12 +25,12 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
+import inspect
 import json
 import os
 import re
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,11 +41,9 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 from .credential import SignatureCache, _iter_status_urls, _utcnow, format_time, parse_time
 from .errors import (
     InputError,
-    MalformedCredential,
     StatusUnavailable,
     TrustListUnavailable,
     UnknownKey,
-    VerifierError,
 )
 from .statuslist import LIST_SIZE, decode_list
 from .trust import TrustList, verify_status_list_credential, verify_trust_list
@@ -286,6 +284,18 @@ def _freshness(headers: Mapping[str, str], default: int) -> tuple[int, bool]:
     return max(seconds, 0), store
 
 
+def _adapt_fetch(fetch: Callable) -> Fetch:
+    """Accept ``fetch(url)`` as well as ``fetch(url, headers)`` (the former cannot revalidate)."""
+    try:
+        params = [p for p in inspect.signature(fetch).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        return fetch
+    if len(params) == 1 and params[0].kind is not params[0].VAR_POSITIONAL:
+        return lambda url, headers: fetch(url)
+    return fetch
+
+
 def did_web_url(did: str) -> str:
     """The HTTPS URL of a ``did:web`` DID document (``did:web:host%3Aport:a:b`` → ``https://host:port/a/b/did.json``).
 
@@ -334,7 +344,10 @@ class HttpResolver:
     ) -> None:
         """Resolve against the registry at *registry_url* (e.g. ``https://labels.example.org``).
 
-        *trust_list_jws* uses a trust list read from a file instead of fetching one.
+        *trust_list_jws* uses a trust list read from a file instead of fetching one. *fetch*
+        is ``fetch(url, headers) -> (status, headers, body)`` (or ``fetch(url)``, which then
+        cannot send ``If-None-Match``); it raises ``OSError`` for network failures. *clock*
+        returns the current time (for tests).
 
         Raises:
             ValueError: *registry_url* is not an http(s) URL.
@@ -347,7 +360,8 @@ class HttpResolver:
         self._pinned_jwks = dict(registry_jwks) if registry_jwks is not None else None
         self._trust_list_jws = trust_list_jws.strip() if trust_list_jws else None
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self._fetch: Fetch = fetch or (lambda url, headers: urllib_fetch(url, headers, timeout=timeout))
+        self._fetch: Fetch = _adapt_fetch(fetch) if fetch else (
+            lambda url, headers: urllib_fetch(url, headers, timeout=timeout))
         self.max_age = max_age
         self._clock = clock or _utcnow
         self._prefixes = tuple(allowed_status_prefixes or (f"{self.registry_url}/status/",))

@@ -11,25 +11,30 @@ period. It is signed by the registry key published at ``<base>/.well-known/jwks.
 from __future__ import annotations
 
 import datetime as _dt
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .credential import (
+    KIND_TYPES,
     STATUS_PURPOSES,
     _check_jose_header,
     _jwk_fingerprint,
     _parse_compact,
     _utcnow,
     _verify_signature,
+    alg_for_key,
     format_time,
     key_from_jwk,
     parse_time,
+    public_jwk,
 )
 from .errors import (
     MalformedCredential,
     StatusUnavailable,
     TrustListUnavailable,
     UnknownKey,
+    UnsupportedKey,
     VerifierError,
 )
 
@@ -43,6 +48,17 @@ __all__ = [
     "verify_trust_list",
     "verify_status_list_credential",
     "registry_key",
+    "did_web",
+    "registry_did",
+    "body_did",
+    "jwks_entry",
+    "trust_list_key",
+    "accreditation_entry",
+    "interruption_entry",
+    "trust_list_body",
+    "build_trust_list",
+    "build_did_document",
+    "DID_CONTEXTS",
 ]
 
 UTC = _dt.timezone.utc
@@ -145,6 +161,22 @@ def _time(value: Any, where: str, *, optional: bool = False) -> _dt.datetime | N
         raise _malformed(f"{where}: {err}") from err
 
 
+def _safe_fingerprint(jwk: dict) -> tuple:
+    """The JWK fingerprint, or () for a JWK the verifier cannot use (refused when used: UNKNOWN_KEY)."""
+    try:
+        return _jwk_fingerprint(jwk)
+    except UnsupportedKey:
+        return ()
+
+
+def _list(value: Any, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _malformed(f"{where} must be a list")
+    return value
+
+
 def _str_set(value: Any, where: str) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _malformed(f"{where} must be a list of strings")
@@ -176,8 +208,11 @@ class TrustList:
         for name, value in (("iat", iat), ("exp", exp)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise _malformed(f"{name} must be a NumericDate")
-        self.issued_at = _dt.datetime.fromtimestamp(iat, UTC) if iat is not None else None
-        self.expires_at = _dt.datetime.fromtimestamp(exp, UTC) if exp is not None else None
+        try:
+            self.issued_at = _dt.datetime.fromtimestamp(iat, UTC) if iat is not None else None
+            self.expires_at = _dt.datetime.fromtimestamp(exp, UTC) if exp is not None else None
+        except (OverflowError, OSError, ValueError) as err:
+            raise _malformed(f"iat/exp out of range: {err}") from err
         bodies = payload.get("bodies")
         if not isinstance(bodies, list):
             raise _malformed("bodies must be a list")
@@ -203,7 +238,7 @@ class TrustList:
         if not isinstance(name, str):
             raise _malformed(f"{where}.name is required")
         accreditations = []
-        for j, a in enumerate(raw.get("accreditations") or []):
+        for j, a in enumerate(_list(raw.get("accreditations"), f"{where}.accreditations")):
             w = f"{where}.accreditations[{j}]"
             if not isinstance(a, Mapping):
                 raise _malformed(f"{w} must be an object")
@@ -215,7 +250,7 @@ class TrustList:
                 product_categories=_str_set(a.get("productCategories"), f"{w}.productCategories"),
             ))
         interruptions = []
-        for j, it in enumerate(raw.get("interruptions") or []):
+        for j, it in enumerate(_list(raw.get("interruptions"), f"{where}.interruptions")):
             w = f"{where}.interruptions[{j}]"
             if not isinstance(it, Mapping) or it.get("status") not in ("suspended", "withdrawn"):
                 raise _malformed(f"{w} must be an object with status suspended or withdrawn")
@@ -226,7 +261,7 @@ class TrustList:
                 reason=str(it.get("reason") or ""),
             ))
         keys = []
-        for j, k in enumerate(raw.get("keys") or []):
+        for j, k in enumerate(_list(raw.get("keys"), f"{where}.keys")):
             w = f"{where}.keys[{j}]"
             if not isinstance(k, Mapping):
                 raise _malformed(f"{w} must be an object")
@@ -243,7 +278,7 @@ class TrustList:
                 jwk=jwk,
                 active_from=_time(k.get("activeFrom"), f"{w}.activeFrom"),
                 active_until=_time(k.get("activeUntil"), f"{w}.activeUntil", optional=True),
-                fingerprint=_jwk_fingerprint(jwk),
+                fingerprint=_safe_fingerprint(jwk),
             ))
         return TrustedBody(
             id=str(raw.get("id", "")),
@@ -443,3 +478,145 @@ def verify_status_list_credential(
     if valid_until is not None and now >= valid_until:
         raise StatusUnavailable(f"{where} expired at {format_time(valid_until)}; fetch a fresh one")
     return payload
+
+
+# --------------------------------------------------------------------------------------------
+# Building what the registry publishes (the one definition of these formats)
+
+#: ``@context`` of a DID document.
+DID_CONTEXTS = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"]
+
+
+def did_web(public_url: str, *path: str) -> str:
+    """The ``did:web`` DID for *public_url* and optional path segments (a port is written ``%3A``).
+
+    ``did_web("http://localhost:5000", "bodies", "b1")`` → ``did:web:localhost%3A5000:bodies:b1``.
+
+    Raises:
+        ValueError: *public_url* is not an http(s) URL with a host, or has a path.
+    """
+    parts = urllib.parse.urlsplit(public_url.rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {public_url!r}")
+    if parts.path not in ("", "/"):
+        raise ValueError(f"the public URL must not have a path: {public_url!r}")
+    host = parts.hostname + (f"%3A{parts.port}" if parts.port else "")
+    return ":".join(["did:web", host, *(urllib.parse.quote(p, safe="") for p in path)])
+
+
+def registry_did(public_url: str) -> str:
+    """The registry's DID, ``did:web:<host>``. Raises ValueError as :func:`did_web`."""
+    return did_web(public_url)
+
+
+def body_did(public_url: str, body_id: str) -> str:
+    """A body's DID, ``did:web:<host>:bodies:<bodyId>``. Raises ValueError as :func:`did_web`."""
+    return did_web(public_url, "bodies", str(body_id))
+
+
+def jwks_entry(public_key: Any, kid: str) -> dict:
+    """One key of ``/.well-known/jwks.json``: the public JWK with ``kid``, ``alg`` and ``use: sig``.
+
+    Raises:
+        UnsupportedKey: not an Ed25519 or P-256 key.
+    """
+    return {**public_jwk(public_key), "kid": kid, "alg": alg_for_key(public_key), "use": "sig"}
+
+
+def _opt_time(t: _dt.datetime | None) -> str | None:
+    return format_time(t) if t is not None else None
+
+
+def trust_list_key(*, kid: str, public_key: Any, active_from: _dt.datetime,
+                   active_until: _dt.datetime | None = None) -> dict:
+    """A body key entry of the trust list ``{kid, alg, jwk, activeFrom, activeUntil}``.
+
+    Raises:
+        UnsupportedKey: not an Ed25519 or P-256 key.
+    """
+    return {"kid": kid, "alg": alg_for_key(public_key), "jwk": public_jwk(public_key),
+            "activeFrom": format_time(active_from), "activeUntil": _opt_time(active_until)}
+
+
+def accreditation_entry(*, number: str, valid_from: _dt.datetime, valid_until: _dt.datetime,
+                        certificate_types: list[str], product_categories: list[str]) -> dict:
+    """An accreditation entry of the trust list.
+
+    Raises:
+        ValueError: an unknown certificate type, or *valid_until* not after *valid_from*.
+    """
+    unknown = sorted(set(certificate_types) - set(KIND_TYPES))
+    if unknown:
+        raise ValueError(f"unknown certificate types {unknown}")
+    if format_time(valid_until) <= format_time(valid_from):
+        raise ValueError("validUntil must be after validFrom")
+    return {"number": number, "validFrom": format_time(valid_from), "validUntil": format_time(valid_until),
+            "certificateTypes": list(certificate_types), "productCategories": list(product_categories)}
+
+
+def interruption_entry(*, status: str, start: _dt.datetime, end: _dt.datetime | None = None,
+                       reason: str = "") -> dict:
+    """An interruption entry ``{status, from, until, reason}`` (``until`` None: still in force).
+
+    Raises:
+        ValueError: *status* is not ``suspended`` or ``withdrawn``.
+    """
+    if status not in ("suspended", "withdrawn"):
+        raise ValueError(f"interruption status must be suspended or withdrawn, not {status!r}")
+    return {"status": status, "from": format_time(start), "until": _opt_time(end), "reason": reason}
+
+
+def trust_list_body(*, id: str, did: str, name: str, country: str, status: str,
+                    accreditations: list[dict], interruptions: list[dict], keys: list[dict],
+                    name_zh: str | None = None) -> dict:
+    """A body entry of the trust list (entries from the helpers above).
+
+    Raises:
+        ValueError: *status* is not ``active``, ``suspended`` or ``withdrawn``.
+    """
+    if status not in ("active", "suspended", "withdrawn"):
+        raise ValueError(f"body status must be active, suspended or withdrawn, not {status!r}")
+    body = {"id": str(id), "did": did, "name": name, "nameZh": name_zh, "country": country, "status": status,
+            "accreditations": accreditations, "interruptions": interruptions, "keys": keys}
+    if name_zh is None:
+        del body["nameZh"]
+    return body
+
+
+def build_trust_list(*, public_url: str, bodies: list[dict], issued_at: _dt.datetime,
+                     expires_at: _dt.datetime) -> dict:
+    """The trust-list payload the registry signs (``typ: trust-list+jwt``), as ``docs/formats.md``.
+
+    Raises:
+        ValueError: *expires_at* not after *issued_at*, a bad *public_url*, or bodies that do
+            not form a valid trust list (checked by parsing the result with :class:`TrustList`).
+    """
+    if expires_at <= issued_at:
+        raise ValueError("exp must be after iat")
+    did = registry_did(public_url)
+    payload = {"iss": did, "iat": int(issued_at.timestamp()), "exp": int(expires_at.timestamp()),
+               "registry": {"did": did, "publicUrl": public_url.rstrip("/")}, "bodies": bodies}
+    try:
+        TrustList(payload)
+    except TrustListUnavailable as err:
+        raise ValueError(str(err)) from err
+    return payload
+
+
+def build_did_document(*, did: str, keys: list[dict], current_kid: str | None = None) -> dict:
+    """A ``did:web`` document: every key the owner ever had (``keys`` are :func:`trust_list_key`
+    entries) in ``verificationMethod`` with its period; ``assertionMethod`` lists only *current_kid*.
+
+    Raises:
+        ValueError: a key id not under *did*, or *current_kid* not among the keys.
+    """
+    methods = []
+    for k in keys:
+        if not k["kid"].startswith(did + "#"):
+            raise ValueError(f"key {k['kid']} is not a key of {did}")
+        methods.append({"id": k["kid"], "type": "JsonWebKey2020", "controller": did, "publicKeyJwk": k["jwk"],
+                        "activeFrom": k["activeFrom"], "activeUntil": k.get("activeUntil")})
+    if current_kid is not None and current_kid not in {k["kid"] for k in keys}:
+        raise ValueError(f"current key {current_kid} is not among the keys")
+    return {"@context": list(DID_CONTEXTS), "id": did, "controller": did, "verificationMethod": methods,
+            "assertionMethod": [current_kid] if current_kid else []}

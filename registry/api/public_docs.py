@@ -90,7 +90,7 @@ def _cached_json(payload: dict, max_age: int, content_type: str = "application/j
 def jwks():
     """The registry's public keys (current and retired)."""
     _ensure_registry_key()
-    return _cached_json(svc.jwks(get_session()), 300, "application/jwk-set+json")
+    return _cached_json(svc.jwks(get_session(), _cfg("PUBLIC_URL")), 300, "application/jwk-set+json")
 
 
 @public.get("/.well-known/did.json")

@@ -138,6 +138,7 @@ class _Ctx:
         self.font = get_font()
         self.texts: list[TextBox] = []
         self.missing: set[str] = set()
+        self.shortened: list[str] = []
         self.min_size = None
         self.unit_mm = unit_mm
         self.qr_info = None
@@ -153,7 +154,10 @@ class _Ctx:
         if not s.strip():
             return _Drawn("", 0.0, size)
         font = self.font
-        s, size = font.fit(s, size, max_width, min_size)
+        fitted, size = font.fit(s, size, max_width, min_size)
+        if fitted != s:
+            self.shortened.append(s)
+        s = fitted
         run = font.run(s)
         self.missing.update(run.missing)
         k = size / font.upem
@@ -260,7 +264,7 @@ def _share(fraction: str) -> str:
     return format(value.normalize(), "f")
 
 
-def _view(data: LabelData, lang: str) -> dict:
+def _view(data: LabelData) -> dict:
     """Display strings for a label, derived only from LabelData."""
     unit_zh, unit_en = _unit_words(data, data.declared_amount)
     amount = format(Decimal(data.declared_amount).normalize(), "f")
@@ -283,7 +287,7 @@ def _view(data: LabelData, lang: str) -> dict:
     return v
 
 
-def _summary(data: LabelData, lang: str, ctx: _Ctx, view: dict) -> tuple[str, str]:
+def _summary(data: LabelData, lang: str, ctx: _Ctx) -> tuple[str, str]:
     title = ctx.T(f"title.{data.kind}")
     t = {"zh": f"{title['zh']}标识 {data.certificate_number}",
          "en": f"{title['en']} label {data.certificate_number}"}
@@ -352,7 +356,7 @@ def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
     unit_mm = w_mm / vw
     ctx = _Ctx(lang, unit_mm)
     ctx.qr_matrix = matrix
-    view = _view(data, lang)
+    view = _view(data)
     template = _env().get_template(f"{data.kind}.svg.j2")
     palette = design.get("palette") or d["palette"][data.kind]
     params = dict(
@@ -364,7 +368,7 @@ def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
     body = template.render(**params)
     # The accessible title and description list every text the template drew, so they are
     # filled in after rendering.
-    heading, desc = _summary(data, lang, ctx, view)
+    heading, desc = _summary(data, lang, ctx)
     svg = body.replace("@@TITLE@@", str(escape(heading)), 1).replace(
         "@@DESC@@", str(escape(desc)), 1)
     warnings = []
@@ -378,6 +382,8 @@ def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
     if ctx.min_size is not None and ctx.min_size * unit_mm < d["min_text_mm"] - 1e-9:
         warnings.append(f"smallest text is {ctx.min_size * unit_mm:.2f} mm (em) high, below "
                         f"{d['min_text_mm']:.2f} mm; it may be hard to read")
+    for text in ctx.shortened:
+        warnings.append(f"text shortened to fit: {text!r}")
     if ctx.missing:
         chars = ", ".join(f"U+{ord(c):04X}" for c in sorted(ctx.missing))
         warnings.append(f"the label font has no glyph for {chars}")
@@ -429,7 +435,7 @@ def svg_to_png(svg: str, dpi: float) -> bytes:
 # PDF
 # ---------------------------------------------------------------------------------------------
 
-_NOT_FOR_PDF = re.compile(r"<title>.*?</title>|<desc>.*?</desc>", re.S)
+_NOT_FOR_PDF = re.compile(r"<title\b[^>]*>.*?</title>|<desc\b[^>]*>.*?</desc>", re.S)
 
 
 def pdf_document(title: str):
@@ -489,7 +495,7 @@ def render_label(data: LabelData, *, fmt: str = "svg", lang: str = "zh-en", mode
     _check_options(fmt, lang, mode, width_mm, dpi)
     if width_mm is not None:
         width_mm = float(width_mm)
-    content, r = _render_cached(data, fmt, lang, mode, width_mm, int(dpi))
+    content, r = _render_cached(data, fmt, lang, mode, width_mm, int(dpi) if fmt == "png" else 0)
     return RenderedLabel(content=content, media_type=MEDIA_TYPES[fmt], warnings=list(r.warnings),
                          qr_version=r.qr.version, qr_payload=r.qr_payload,
                          width_mm=r.width_mm, height_mm=r.height_mm)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 
@@ -14,6 +15,25 @@ from ..models import Accreditation, Body, Category, Interruption, SigningKey, ut
 from ..schemas.common import format_time
 from ..signing import Signer, did_for
 from . import audit
+
+log = logging.getLogger("registry")
+
+
+def _ceil_time(value: datetime | None) -> str | None:
+    """Published ends of key periods and starts of interruptions round up to the second.
+
+    Credentials carry whole seconds, so a certificate signed at 12:00:00.4, before a rotation or
+    suspension at 12:00:00.9, states validFrom 12:00:00; rounding down here would disown it.
+    """
+    if value is None:
+        return None
+    if value.microsecond:
+        value = value.replace(microsecond=0) + timedelta(seconds=1)
+    return format_time(value)
+
+
+def key_period(k: SigningKey) -> dict:
+    return {"activeFrom": format_time(k.active_from), "activeUntil": _ceil_time(k.active_until)}
 
 
 def body_did(public_url: str, body_id: str) -> str:
@@ -208,8 +228,7 @@ def accredited_at(body: Body, when: datetime, kind: str, category: str) -> tuple
 
 def body_keys_out(body: Body) -> list[dict]:
     return [{"kid": k.kid, "alg": k.algorithm, "jwk": _public_only(k.public_jwk),
-             "activeFrom": format_time(k.active_from),
-             "activeUntil": format_time(k.active_until) if k.active_until else None} for k in body.keys]
+             **key_period(k)} for k in body.keys]
 
 
 def _public_only(jwk: dict) -> dict:
@@ -221,23 +240,28 @@ def did_document(body: Body, public_url: str) -> dict:
     methods = []
     for k in body.keys:
         methods.append({"id": k.kid, "type": "JsonWebKey2020", "controller": did,
-                        "publicKeyJwk": _public_only(k.public_jwk), "activeFrom": format_time(k.active_from),
-                        "activeUntil": format_time(k.active_until) if k.active_until else None})
+                        "publicKeyJwk": _public_only(k.public_jwk), **key_period(k)})
     current = [k.kid for k in body.keys if k.active_until is None]
     return {"@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"],
             "id": did, "controller": did, "alsoKnownAs": [f"{public_url}/api/v1/bodies/{body.id}"],
             "verificationMethod": methods, "assertionMethod": current}
 
 
+def registry_keys(session: Session, public_url: str) -> list[SigningKey]:
+    """Every key the registry has had under its current DID."""
+    return list(session.scalars(select(SigningKey).where(
+        SigningKey.owner == "registry", SigningKey.kid.startswith(did_for(public_url) + "#", autoescape=True))
+        .order_by(SigningKey.id)))
+
+
 def registry_did_document(session: Session, public_url: str) -> dict:
     did = did_for(public_url)
-    keys = session.scalars(select(SigningKey).where(SigningKey.owner == "registry").order_by(SigningKey.id)).all()
+    keys = registry_keys(session, public_url)
     return {"@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"],
             "id": did,
             "verificationMethod": [{"id": k.kid, "type": "JsonWebKey2020", "controller": did,
                                     "publicKeyJwk": _public_only(k.public_jwk),
-                                    "activeFrom": format_time(k.active_from),
-                                    "activeUntil": format_time(k.active_until) if k.active_until else None}
+                                    **key_period(k)}
                                    for k in keys],
             "assertionMethod": [k.kid for k in keys if k.active_until is None]}
 
@@ -247,14 +271,21 @@ def trust_list_payload(session: Session, public_url: str, ttl: int) -> dict:
     bodies = session.scalars(select(Body).order_by(Body.created_at, Body.id)).all()
     out = []
     for b in bodies:
+        did = body_did(public_url, b.id)
+        if any(not k.kid.startswith(did + "#") for k in b.keys):
+            # Keys made under another REGISTRY_PUBLIC_URL name another DID: publishing them would
+            # make the whole list inconsistent, so such a body is left out (its certificates then
+            # fail as UNKNOWN_ISSUER) and the operator is told.
+            log.warning("trust list: body %s has keys made under another public URL; left out", b.id)
+            continue
         out.append({
-            "id": b.id, "did": body_did(public_url, b.id), "code": b.code, "name": b.name, "nameZh": b.name_zh,
+            "id": b.id, "did": did, "code": b.code, "name": b.name, "nameZh": b.name_zh,
             "country": b.country, "status": b.status,
             "accreditations": [{"number": a.number, "validFrom": format_time(a.valid_from),
                                 "validUntil": format_time(a.valid_until),
                                 "certificateTypes": a.certificate_types, "productCategories": a.product_categories,
                                 "recordedAt": format_time(a.created_at)} for a in b.accreditations],
-            "interruptions": [{"status": i.kind, "from": format_time(i.started_at),
+            "interruptions": [{"status": i.kind, "from": _ceil_time(i.started_at),
                                "until": format_time(i.ended_at) if i.ended_at else None, "reason": i.reason}
                               for i in b.interruptions],
             "keys": body_keys_out(b),
@@ -264,6 +295,6 @@ def trust_list_payload(session: Session, public_url: str, ttl: int) -> dict:
             "registry": {"did": did, "publicUrl": public_url}, "bodies": out}
 
 
-def jwks(session: Session) -> dict:
-    keys = session.scalars(select(SigningKey).where(SigningKey.owner == "registry").order_by(SigningKey.id)).all()
+def jwks(session: Session, public_url: str) -> dict:
+    keys = registry_keys(session, public_url)
     return {"keys": [_public_only(k.public_jwk) for k in keys]}

@@ -25,7 +25,6 @@ from verifier import (
     format_time,
     jws_header,
     public_jwk,
-    set_bit,
     status_entry,
 )
 from verifier.credential import alg_for_key

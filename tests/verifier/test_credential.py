@@ -32,7 +32,6 @@ from .helpers import (
     b64d,
     b64e,
     footprint_subject,
-    sign,
     tamper_header,
     tamper_payload,
 )
@@ -86,7 +85,11 @@ def test_result_to_dict_has_contract_shape(world):
     assert [c["name"] for c in d["checks"]] == list(CHECK_NAMES)
     assert all(set(c) == {"name", "ok", "detail"} for c in d["checks"])
     assert d["statusAsOf"] and d["trustListAsOf"] and d["statusAgeSeconds"] == 0
+    assert "code" not in d
     json.dumps(d)  # serialisable
+    failed = verify(world, world.issue(subject=footprint_subject(grade="A"))).to_dict()
+    assert failed["verified"] is False and failed["code"] == "GRADE_MISMATCH"
+    assert failed["errors"] == [{"code": "GRADE_MISMATCH", "message": failed["errors"][0]["message"]}]
 
 
 def test_qr_text_with_offline_credential_verifies(world):
@@ -170,6 +173,11 @@ def test_bad_header_is_malformed(world, change, needle):
     lambda p: p["credentialSubject"].update(certificateType="green"),
     lambda p: p["credentialSubject"].pop("grade"),
     lambda p: p["credentialSubject"]["product"].pop("category"),
+    lambda p: p["credentialSubject"]["product"].update(name=None),
+    lambda p: p["credentialSubject"].pop("certificateNumber"),
+    lambda p: p["credentialSubject"].update(footprint="0.82"),
+    lambda p: p["credentialSubject"].update(certificateType=["carbon-footprint"]),
+    lambda p: p.update(type=["VerifiableCredential", ["CarbonFootprintCertificate"]]),
     lambda p: p.pop("credentialStatus"),
     lambda p: p["credentialStatus"].pop(),  # no suspension entry
     lambda p: p["credentialStatus"][0].update(statusListIndex=5),
@@ -179,6 +187,14 @@ def test_payload_without_required_members_is_malformed(world, change):
     payload = world.payload()
     change(payload)
     token = world.issue(payload=payload, key=world.cqc.keys[1])  # properly signed: only the structure is wrong
+    assert_only(verify(world, token), "MALFORMED", "structure")
+
+
+def test_json_constants_are_malformed(world):
+    key = world.cqc.keys[1]
+    body = json.dumps(world.payload()).replace('"0.82"', "NaN", 1).encode()
+    assert b"NaN" in body
+    token = jwt.PyJWS().encode(body, key.private, algorithm="ES256", headers=jws_header(alg="ES256", kid=key.kid))
     assert_only(verify(world, token), "MALFORMED", "structure")
 
 

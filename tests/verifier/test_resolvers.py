@@ -19,7 +19,7 @@ from verifier import (
 )
 from verifier.keys import did_web_url
 
-from .helpers import BASE, DAY, REGISTRY_DID, no_network
+from .helpers import BASE, REGISTRY_DID, no_network
 
 
 class Clock:
@@ -199,6 +199,12 @@ def test_fetch_credential_and_did_document(world):
     assert resolver.did_document(did) == doc
     with pytest.raises(StatusUnavailable):
         resolver.did_document("did:web:evil.example:bodies:x")
+
+
+def test_a_one_argument_fetch_is_accepted(world):
+    resolver = HttpResolver(BASE, fetch=lambda url: world.fetch(url), clock=Clock(world.now))
+    assert verify_credential(world.issue(), resolver, now=world.now).verified
+    assert all(headers == {} for _, headers in world.requests)
 
 
 def test_did_web_url():

@@ -163,3 +163,63 @@ def test_short_status_list_is_unavailable(world):
     world.revocation = bytearray(16)
     with pytest.raises(StatusUnavailable, match="fewer than"):
         snapshot_from_jws(world.status_list_jws("revocation"), world.jwks, url=f"{BASE}/status/r1", now=world.now)
+
+
+# -- builders (what the registry publishes) ------------------------------------------------------
+
+
+def test_dids():
+    from verifier import body_did, registry_did
+
+    assert registry_did("https://labels.example.org/") == "did:web:labels.example.org"
+    assert registry_did("http://localhost:5000") == "did:web:localhost%3A5000"
+    assert body_did("https://labels.example.org", "b3f1") == "did:web:labels.example.org:bodies:b3f1"
+    with pytest.raises(ValueError):
+        registry_did("https://labels.example.org/registry")
+    with pytest.raises(ValueError):
+        registry_did("ftp://labels.example.org")
+
+
+def test_built_trust_list_signs_verifies_and_matches_formats(world):
+    from verifier import (accreditation_entry, build_did_document, build_trust_list, interruption_entry,
+                          jwks_entry, trust_list_body, trust_list_key)
+
+    now = world.now
+    key1, key2 = ed25519.Ed25519PrivateKey.generate(), ec.generate_private_key(ec.SECP256R1())
+    did = "did:web:labels.test:bodies:b1"
+    keys = [trust_list_key(kid=f"{did}#key-1", public_key=key1.public_key(), active_from=now - 10 * DAY,
+                           active_until=now - DAY),
+            trust_list_key(kid=f"{did}#key-2", public_key=key2, active_from=now - DAY)]
+    body = trust_list_body(
+        id="b1", did=did, name="Body One", name_zh="一号机构", country="CN", status="active",
+        accreditations=[accreditation_entry(number="CNCA-R-1", valid_from=now - 10 * DAY,
+                                            valid_until=now + 10 * DAY, certificate_types=["carbon-footprint"],
+                                            product_categories=["cement"])],
+        interruptions=[interruption_entry(status="suspended", start=now - 5 * DAY, end=now - 4 * DAY,
+                                          reason="audit")],
+        keys=keys)
+    payload = build_trust_list(public_url=BASE, bodies=[body], issued_at=now, expires_at=now + DAY)
+    assert set(payload) == {"iss", "iat", "exp", "registry", "bodies"}
+    assert payload["registry"] == {"did": REGISTRY_DID, "publicUrl": BASE}
+    assert keys[0]["alg"] == "EdDSA" and keys[1]["alg"] == "ES256" and keys[1]["activeUntil"] is None
+    assert set(body) == {"id", "did", "name", "nameZh", "country", "status", "accreditations", "interruptions",
+                         "keys"}
+    assert body["interruptions"][0] == {"status": "suspended", "from": format_time(now - 5 * DAY),
+                                        "until": format_time(now - 4 * DAY), "reason": "audit"}
+    jwks = {"keys": [jwks_entry(world.registry_key.public_key(), world.registry_kid)]}
+    assert jwks["keys"][0]["use"] == "sig" and "d" not in jwks["keys"][0]
+    trust = verify_trust_list(world.trust_list_jws(payload=payload), jwks, now=now)
+    assert trust.key(f"{did}#key-2").active_at(now)
+    assert trust.accredited_at(did, now - 4.5 * DAY, "carbon-footprint", "cement")[1] == "ISSUER_NOT_ACCREDITED"
+    doc = build_did_document(did=did, keys=keys, current_kid=f"{did}#key-2")
+    assert doc["assertionMethod"] == [f"{did}#key-2"]
+    assert [m["id"] for m in doc["verificationMethod"]] == [f"{did}#key-1", f"{did}#key-2"]
+    assert doc["verificationMethod"][0]["type"] == "JsonWebKey2020"
+    assert doc["verificationMethod"][0]["activeUntil"] == format_time(now - DAY)
+    with pytest.raises(ValueError):
+        build_did_document(did="did:web:other", keys=keys)
+    with pytest.raises(ValueError):
+        build_trust_list(public_url=BASE, bodies=[dict(body, did="not-a-did")], issued_at=now, expires_at=now + DAY)
+    with pytest.raises(ValueError):
+        accreditation_entry(number="x", valid_from=now, valid_until=now + DAY, certificate_types=["green"],
+                            product_categories=[])

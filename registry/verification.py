@@ -1,0 +1,257 @@
+"""Verification inside the registry: a database-backed resolver for :func:`verifier.verify_credential`.
+
+The registry is its own source of truth, so it hands the verifier its trust list and status
+lists directly from the database (no JWS round trip, no HTTP). Every check is still made by
+``verifier.verify_credential``; this module only supplies what that function asks its resolver for.
+
+Caches (per process, i.e. per app):
+
+* the :class:`~verifier.trust.TrustList`, keyed by a fingerprint read in one cheap query
+  (the newest audit entry, the number of bodies, keys, accreditations and open and closed
+  interruptions): suspending, reinstating or withdrawing a body, rotating a key or recording an
+  accreditation all change it, so a stale trust list is never served;
+* decoded status bits per ``(list id, version)``; the version is bumped by every bit flip.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import threading
+import time
+
+from flask import current_app
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from verifier import VerificationResult, verify_credential
+from verifier.credential import SignatureCache, parse_verification_link
+from verifier.errors import StatusUnavailable, TrustListUnavailable
+from verifier.keys import StatusListSnapshot
+from verifier.trust import TrustList
+
+from .models import Accreditation, AuditEntry, Body, Certificate, Interruption, SigningKey, StatusList
+from .services import accreditation
+from .signing import did_for
+
+UTC = _dt.timezone.utc
+log = logging.getLogger("registry")
+#: A cached trust list is rebuilt at least this often even when nothing changed (its ``exp`` moves on).
+TRUST_LIST_MAX_AGE = 300
+
+
+class VerifyCache:
+    """What a process keeps between requests: the trust list, decoded status bits, verified signatures."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.trust: tuple[tuple, float, TrustList] | None = None
+        self.bits: dict[tuple[str, int], tuple[str, bytes]] = {}
+        self.versions: tuple[tuple, dict[str, tuple[str, int]]] | None = None
+        self.signatures = SignatureCache(4096)
+
+
+def cache_for(app) -> VerifyCache:
+    cache = app.extensions.get("registry.verify_cache")
+    if cache is None:
+        cache = app.extensions.setdefault("registry.verify_cache", VerifyCache())
+    return cache
+
+
+# Built once: constructing these statements costs more than running them.
+_TRUST_PARTS = (
+    select(func.max(AuditEntry.id)).scalar_subquery(),
+    select(func.count(Body.id)).scalar_subquery(),
+    select(func.max(SigningKey.id)).scalar_subquery(),
+    select(func.count(SigningKey.active_until)).scalar_subquery(),
+    select(func.max(Accreditation.id)).scalar_subquery(),
+    select(func.count(Interruption.id)).scalar_subquery(),
+    select(func.count(Interruption.ended_at)).scalar_subquery(),
+)
+# Versions only grow and lists are only added, so (count, sum of versions) changes with every flip.
+_STATUS_PARTS = (
+    select(func.count(StatusList.id)).scalar_subquery(),
+    select(func.sum(StatusList.version)).scalar_subquery(),
+)
+FINGERPRINT_COLUMNS = (*_TRUST_PARTS, *_STATUS_PARTS)
+_N_TRUST = len(_TRUST_PARTS)
+_FINGERPRINT = select(*FINGERPRINT_COLUMNS)
+_VERSIONS = select(StatusList.id, StatusList.purpose, StatusList.version)
+#: The certificate columns verification needs, with the fingerprint, in one round trip.
+CERT_FOR_VERIFY = select(Certificate.id, Certificate.number, Certificate.type, Certificate.status,
+                         Certificate.status_reason, Certificate.grade, Certificate.valid_from,
+                         Certificate.valid_until, Certificate.credential, Certificate.revocation_list_id,
+                         Certificate.suspension_list_id, *FINGERPRINT_COLUMNS).where(Certificate.id == bindparam("cid"))
+_N_CERT = 11
+
+
+def trust_fingerprint(session: Session) -> tuple:
+    """A cheap value that changes whenever the trust list or a status list changes. One query."""
+    return tuple(session.connection().execute(_FINGERPRINT).one())
+
+
+def certificate_for_verify(session: Session, cert_id: str):
+    """``(certificate row, fingerprint)`` or ``(None, None)``: one query."""
+    row = session.connection().execute(CERT_FOR_VERIFY, {"cid": cert_id}).first()
+    if row is None:
+        return None, None
+    return row, tuple(row[_N_CERT:])
+
+
+class RegistryResolver:
+    """The verifier's Resolver protocol over the registry's own tables.
+
+    Status lists are served only for URLs under our public URL (``<base>/status/<listId>``);
+    any other URL is unavailable (STATUS_UNAVAILABLE), as is an unknown list.
+    """
+
+    def __init__(self, session: Session, public_url: str, *, cache: VerifyCache, trust_list_ttl: int = 86400,
+                 now: _dt.datetime | None = None, fingerprint: tuple | None = None) -> None:
+        self.session = session
+        self.public_url = public_url.rstrip("/")
+        self.cache = cache
+        self.ttl = trust_list_ttl
+        self.now = now
+        self.signature_cache = cache.signatures
+        self.registry_did = did_for(self.public_url)
+        self._trust: TrustList | None = None
+        self._fingerprint: tuple | None = fingerprint
+        self._versions: dict[str, tuple[str, int]] | None = None
+
+    # -- trust list
+    def fingerprint(self) -> tuple:
+        if self._fingerprint is None:
+            self._fingerprint = trust_fingerprint(self.session)
+        return self._fingerprint
+
+    def trust_list(self) -> TrustList:
+        """The trust list as the registry would sign it now. Raises TrustListUnavailable."""
+        if self._trust is not None:
+            return self._trust
+        fp = self.fingerprint()[:_N_TRUST]
+        cached = self.cache.trust
+        if cached is not None and cached[0] == fp and time.monotonic() - cached[1] < TRUST_LIST_MAX_AGE:
+            self._trust = cached[2]
+            return self._trust
+        try:
+            payload = accreditation.trust_list_payload(self.session, self.public_url, self.ttl)
+            trust = TrustList(payload)
+        except TrustListUnavailable:
+            raise
+        except Exception as err:  # a database error must read as "unavailable", not as a verdict
+            raise TrustListUnavailable(f"the registry could not build its trust list: {err}") from err
+        with self.cache.lock:
+            self.cache.trust = (fp, time.monotonic(), trust)
+        self._trust = trust
+        return trust
+
+    # -- status lists
+    def versions(self) -> dict[str, tuple[str, int]]:
+        """``{listId: (purpose, version)}`` for every status list (a handful of rows). One query."""
+        if self._versions is None:
+            key = self.fingerprint()[_N_TRUST:]
+            cached = self.cache.versions
+            if cached is not None and cached[0] == key:
+                self._versions = cached[1]
+            else:
+                rows = self.session.connection().execute(_VERSIONS).all()
+                self._versions = {r[0]: (r[1], r[2]) for r in rows}
+                self.cache.versions = (key, self._versions)
+        return self._versions
+
+    def list_id(self, url: str) -> str | None:
+        prefix = self.public_url + "/status/"
+        if not isinstance(url, str) or not url.startswith(prefix):
+            return None
+        list_id = url[len(prefix):]
+        return list_id if 0 < len(list_id) <= 16 and "/" not in list_id else None
+
+    def status_list(self, url: str) -> StatusListSnapshot:
+        """The current bits of one of our status lists. Raises StatusUnavailable."""
+        list_id = self.list_id(url)
+        if list_id is None:
+            raise StatusUnavailable(f"{url} is not a status list of this registry ({self.public_url})")
+        known = self.versions().get(list_id)
+        if known is None:
+            raise StatusUnavailable(f"status list {url} does not exist")
+        purpose, version = known
+        key = (list_id, version)
+        cached = self.cache.bits.get(key)
+        if cached is None:
+            bits = self.session.scalar(select(StatusList.bits).where(StatusList.id == list_id,
+                                                                     StatusList.version == version))
+            if bits is None:  # flipped between the two reads: take what is there now
+                row = self.session.execute(select(StatusList.purpose, StatusList.version, StatusList.bits)
+                                           .where(StatusList.id == list_id)).one()
+                purpose, version, bits = row
+                key = (list_id, version)
+            cached = (purpose, bytes(bits))
+            with self.cache.lock:
+                self.cache.bits = {k: v for k, v in self.cache.bits.items() if k[0] != list_id}
+                self.cache.bits[key] = cached
+        return StatusListSnapshot(purpose=cached[0], bits=cached[1], fetched_at=self.now or _utcnow(),
+                                  valid_until=None, url=url, issuer=self.registry_did)
+
+    def status_versions_for(self, credential: dict | None) -> list[str]:
+        """``listId:version`` of every status list the credential names (for ETags)."""
+        out = []
+        entries = (credential or {}).get("credentialStatus") or []
+        for entry in entries if isinstance(entries, list) else []:
+            list_id = self.list_id(entry.get("statusListCredential", "")) if isinstance(entry, dict) else None
+            if list_id is not None:
+                out.append(f"{list_id}:{self.versions().get(list_id, ('', 0))[1]}")
+        return out
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(UTC)
+
+
+def resolver(session: Session, *, now: _dt.datetime | None = None,
+             fingerprint: tuple | None = None) -> RegistryResolver:
+    """A resolver for this request, sharing the app's caches."""
+    cfg = current_app.config
+    return RegistryResolver(session, cfg["PUBLIC_URL"], cache=cache_for(current_app),
+                            trust_list_ttl=int(cfg["TRUST_LIST_TTL"]), now=now, fingerprint=fingerprint)
+
+
+def own_link(text: str, public_url: str) -> str | None:
+    """The certificate id when *text* is a plain verification link (no fragment) to this registry."""
+    if not isinstance(text, str):
+        return None
+    stripped = text.strip()
+    url, hash_, fragment = stripped.partition("#")
+    if fragment:
+        return None
+    link = parse_verification_link(url)
+    if link is None:
+        return None
+    base, cert_id = link
+    return cert_id if base.rstrip("/") == public_url.rstrip("/") else None
+
+
+def stored_credential(session: Session, cert_id: str) -> str | None:
+    if not isinstance(cert_id, str) or len(cert_id) > 36:
+        return None
+    return session.scalar(select(Certificate.credential).where(Certificate.id == cert_id))
+
+
+def verify(session: Session, *, credential: str | None = None, qr: str | None = None,
+           res: RegistryResolver | None = None) -> VerificationResult:
+    """Verify a compact JWS or scanned QR text with :func:`verifier.verify_credential`.
+
+    A plain link QR to this registry (``<base>/v/<id>`` without a credential fragment) is
+    verified by the credential stored for that certificate; an unknown id is MALFORMED.
+    """
+    res = res or resolver(session)
+    text = credential if credential is not None else qr
+    if qr is not None:
+        cert_id = own_link(qr, res.public_url)
+        if cert_id is not None:
+            stored = stored_credential(session, cert_id)
+            if stored is None:
+                return VerificationResult.failure(
+                    "MALFORMED", f"the link names certificate {cert_id}, which this registry does not hold")
+            text = stored
+    return verify_credential(text, res, now=res.now)
+
