@@ -334,19 +334,18 @@ class TrustList:
         if not valid:
             return (False, "ISSUER_NOT_ACCREDITED",
                     f"{body.name} held no accreditation valid at {at}, when the credential was issued")
-        for a in valid:
-            if kind in a.certificate_types and category in a.product_categories:
-                return True, None, f"accredited under {a.number} for {kind} / {category} at {at}"
+        # The last decision in force defines the scope (docs/formats.md): a later accreditation
+        # narrows or widens what the body may certify from its validFrom on.
+        a = valid[-1]
+        if kind in a.certificate_types and category in a.product_categories:
+            return True, None, f"accredited under {a.number} for {kind} / {category} at {at}"
         problems = []
-        if not any(kind in a.certificate_types for a in valid):
-            types = sorted(set().union(*(a.certificate_types for a in valid)))
-            problems.append(f"certificate type {kind!r} (scope: {', '.join(types) or 'none'})")
-        if not any(category in a.product_categories for a in valid):
-            cats = sorted(set().union(*(a.product_categories for a in valid)))
-            problems.append(f"product category {category!r} (scope: {', '.join(cats) or 'none'})")
-        if not problems:
-            problems.append(f"the combination {kind!r} / {category!r}")
-        numbers = ", ".join(a.number for a in valid)
+        if kind not in a.certificate_types:
+            problems.append(f"certificate type {kind!r} (scope: {', '.join(sorted(a.certificate_types)) or 'none'})")
+        if category not in a.product_categories:
+            cats = ", ".join(sorted(a.product_categories)) or "none"
+            problems.append(f"product category {category!r} (scope: {cats})")
+        numbers = a.number
         return (False, "OUT_OF_SCOPE",
                 f"{' and '.join(problems)} outside the accreditation {numbers} of {body.name} at {at}")
 

@@ -223,3 +223,19 @@ def test_built_trust_list_signs_verifies_and_matches_formats(world):
     with pytest.raises(ValueError):
         accreditation_entry(number="x", valid_from=now, valid_until=now + DAY, certificate_types=["green"],
                             product_categories=[])
+
+
+def test_later_accreditation_defines_the_scope_from_its_start(world):
+    """Same rule as the registry: the last decision in force narrows or widens the scope."""
+    payload = world.trust_payload()
+    entry = payload["bodies"][0]
+    first = dict(entry["accreditations"][0])
+    narrowed_from = world.now - 10 * DAY
+    entry["accreditations"] = [first, {**first, "number": "NARROWED", "validFrom": format_time(narrowed_from),
+                                       "productCategories": ["steel"]}]
+    trust = TrustList(payload)
+    did = entry["did"]
+    assert trust.accredited_at(did, narrowed_from - DAY, "carbon-footprint", "cement")[:2] == (True, None)
+    ok, code, detail = trust.accredited_at(did, narrowed_from + DAY, "carbon-footprint", "cement")
+    assert (ok, code) == (False, "OUT_OF_SCOPE") and "NARROWED" in detail
+    assert trust.accredited_at(did, narrowed_from + DAY, "carbon-footprint", "steel")[0]
