@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from flask import current_app, g
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -63,6 +65,21 @@ def new_session() -> Session:
     if injected is not None:
         return injected
     return current_app.extensions["registry.sessionmaker"]()
+
+
+@contextmanager
+def read_connection():
+    """A Core connection for hot read paths: no ORM session to build and tear down.
+
+    Tests inject a session bound to their own transaction; reads then go through it so they
+    see that transaction's rows.
+    """
+    injected = current_app.config.get("SESSION")
+    if injected is not None:
+        yield injected.connection()
+        return
+    with current_app.extensions["registry.engine"].connect() as conn:
+        yield conn
 
 
 def get_session() -> Session:

@@ -84,10 +84,15 @@ def init_app(app) -> None:
                         ["method", "endpoint"], registry=registry,
                         buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
     app.extensions["registry.metrics"] = registry
+    children: dict[tuple, tuple] = {}
 
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config["RATELIMIT_ENABLED"] = bool(app.config["RATELIMIT_ENABLED"])
     limiter.init_app(app)
+
+    static_headers = [*SECURITY_HEADERS.items(), ("Content-Security-Policy", DEFAULT_CSP)]
+    if app.config["PUBLIC_URL"].startswith("https:"):
+        static_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
 
     @app.before_request
     def _start():
@@ -97,18 +102,24 @@ def init_app(app) -> None:
 
     @app.after_request
     def _finish(resp: Response):
-        for name, value in SECURITY_HEADERS.items():
-            resp.headers.setdefault(name, value)
-        resp.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
-        if current_app.config["PUBLIC_URL"].startswith("https:"):
-            resp.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        # One pass over the (few) headers already set, not a scan per header added.
+        present = {k.lower() for k in resp.headers.keys()}
+        resp.headers.extend([(k, v) for k, v in static_headers if k.lower() not in present])
         resp.headers["X-Request-Id"] = g.get("request_id", "")
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        req = request._get_current_object()
+        rule = req.url_rule
+        endpoint = rule.rule if rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        requests.labels(request.method, endpoint, str(resp.status_code)).inc()
-        latency.labels(request.method, endpoint).observe(elapsed)
-        log.info("request", extra={"method": request.method, "path": request.path, "status": resp.status_code,
-                                   "durationMs": round(elapsed * 1000, 2), "endpoint": endpoint})
+        key = (req.method, endpoint, resp.status_code)
+        counter = children.get(key)
+        if counter is None:  # labels() costs a lock and a tuple hash per call: keep the children
+            counter = children[key] = (requests.labels(req.method, endpoint, str(resp.status_code)),
+                                       latency.labels(req.method, endpoint))
+        counter[0].inc()
+        counter[1].observe(elapsed)
+        if log.isEnabledFor(logging.INFO):
+            log.info("request", extra={"method": req.method, "path": req.path, "status": resp.status_code,
+                                       "durationMs": round(elapsed * 1000, 2), "endpoint": endpoint})
         return resp
 
     @app.errorhandler(RegistryError)

@@ -19,6 +19,7 @@ import datetime as _dt
 import logging
 import threading
 import time
+from collections import OrderedDict
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select
@@ -30,6 +31,7 @@ from verifier.errors import StatusUnavailable, TrustListUnavailable
 from verifier.keys import StatusListSnapshot
 from verifier.trust import TrustList
 
+from .db import read_connection
 from .models import Accreditation, AuditEntry, Body, Certificate, Interruption, SigningKey, StatusList
 from .services import accreditation
 from .signing import did_for
@@ -40,10 +42,33 @@ log = logging.getLogger("registry")
 TRUST_LIST_MAX_AGE = 300
 
 
+class _Answers:
+    """A small LRU of verification answers keyed by a tag of every input they depend on."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.items: OrderedDict[str, dict] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> dict | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: dict) -> None:
+        with self.lock:
+            self.items[key] = value
+            if len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
 class VerifyCache:
     """What a process keeps between requests: the trust list, decoded status bits, verified signatures."""
 
     def __init__(self) -> None:
+        self.answers = _Answers()
         self.lock = threading.Lock()
         self.trust: tuple[tuple, float, TrustList] | None = None
         self.bits: dict[tuple[str, int], tuple[str, bytes]] = {}
@@ -90,9 +115,10 @@ def trust_fingerprint(session: Session) -> tuple:
     return tuple(session.connection().execute(_FINGERPRINT).one())
 
 
-def certificate_for_verify(session: Session, cert_id: str):
-    """``(certificate row, fingerprint)`` or ``(None, None)``: one query."""
-    row = session.connection().execute(CERT_FOR_VERIFY, {"cid": cert_id}).first()
+def certificate_for_verify(cert_id: str):
+    """``(certificate row, fingerprint)`` or ``(None, None)``: one query on a bare connection."""
+    with read_connection() as conn:
+        row = conn.execute(CERT_FOR_VERIFY, {"cid": cert_id}).first()
     if row is None:
         return None, None
     return row, tuple(row[_N_CERT:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
@@ -16,6 +17,7 @@ from .. import verification
 from . import bp, doc, public
 
 MAX_TEXT = 20 * 1024
+CHECKED_AT = "@@checked-at@@"
 MAX_BATCH = 100
 #: The consumer page runs nothing and loads only its own stylesheet.
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
@@ -148,8 +150,9 @@ def verify_page(cert_id: str):
     """The page a scanned label opens (HTML), or with ``Accept: application/json`` the verification result."""
     as_json = _wants_json()
     lang = _lang()
+    cert, fp = verification.certificate_for_verify(cert_id.lower()) if len(cert_id) <= 36 else (None, None)
+    # The ORM session is only opened (lazily) when a cache is cold or the HTML page needs it.
     session = get_session()
-    cert, fp = verification.certificate_for_verify(session, cert_id.lower()) if len(cert_id) <= 36 else (None, None)
     if cert is None:
         if as_json:
             raise NotFound(f"No certificate {cert_id!r}", type="certificate-not-found")
@@ -165,11 +168,23 @@ def verify_page(cert_id: str):
         if not as_json:
             resp.headers["Content-Security-Policy"] = PAGE_CSP
         return resp
-    result = verification.verify_credential(cert.credential, res, now=now)
     if as_json:
-        body = result.to_dict()
-        body["certificate"] = _summary(cert)
-        return _cache_headers(current_app.json.response(body), etag)
+        # The ETag is computed from this request's own reads (status, list versions, trust
+        # fingerprint, expiry), so an answer stored under it is the answer verification would give;
+        # only the time of checking differs, and it is filled in per request.
+        memo = verification.cache_for(current_app).answers
+        text = memo.get(etag)
+        if text is None:
+            body = verification.verify_credential(cert.credential, res, now=now).to_dict()
+            body["certificate"] = _summary(cert)
+            body["checkedAt"] = CHECKED_AT
+            if "statusAsOf" in body:  # the status versions are read by every request
+                body.update(statusAsOf=CHECKED_AT, statusAgeSeconds=0)
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+            memo.put(etag, text)
+        text = text.replace(CHECKED_AT, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return _cache_headers(Response(text, mimetype="application/json"), etag)
+    result = verification.verify_credential(cert.credential, res, now=now)
     html = render_template("verify.html", **page_context(session.get(Certificate, cert.id), result, lang, cert_id))
     return _cache_headers(_page(html, 200), etag)
 
