@@ -39,7 +39,7 @@ from registry.labels import _qr  # noqa: E402
 from registry.labels.samples import GRADES, KINDS, sample_credential, sample_header  # noqa: E402
 from verifier.offline import pack  # noqa: E402
 
-ISSUER = {"issuer_name": "China Quality Certification Centre", "issuer_name_zh": "中国质量认证中心"}
+ISSUER = {"issuer_name": "Huaxia Carbon Certification Centre", "issuer_name_zh": "华夏碳认证中心"}
 
 
 def make_items():

@@ -69,8 +69,8 @@ def build_world():
         "iss": REGISTRY_DID, "iat": int(now.timestamp()), "exp": int((now + DAY).timestamp()),
         "registry": {"did": REGISTRY_DID, "publicUrl": BASE},
         "bodies": [{
-            "id": "b3f1c2d4", "did": BODY_DID, "name": "China Quality Certification Centre",
-            "nameZh": "中国质量认证中心", "country": "CN", "status": "active",
+            "id": "b3f1c2d4", "did": BODY_DID, "name": "Huaxia Carbon Certification Centre",
+            "nameZh": "华夏碳认证中心", "country": "CN", "status": "active",
             "accreditations": [{"number": "CNCA-R-2021-001", "validFrom": format_time(now - 400 * DAY),
                                 "validUntil": format_time(now + 400 * DAY),
                                 "certificateTypes": ["carbon-footprint", "low-carbon"],

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import threading
+from collections import OrderedDict
 
 import jwt
 from flask import Response, current_app, redirect, request
@@ -50,30 +53,90 @@ def label_data(cert: Certificate, *, use_gs1: bool = False) -> labels.LabelData:
                                              digital_link_url=gs1)
 
 
+class _Prepared:
+    """A rendered label ready to send: bytes, gzip for SVG, ETag and headers."""
+
+    __slots__ = ("content", "gzipped", "etag", "headers", "media_type")
+
+    def __init__(self, content: bytes, media_type: str, headers: dict):
+        self.content = content
+        self.media_type = media_type
+        self.etag = hashlib.sha256(content).hexdigest()[:32]
+        # SVG is text and shrinks ~5×; PNG and PDF are compressed already.
+        self.gzipped = gzip.compress(content, 6, mtime=0) if media_type.startswith("image/svg") else None
+        self.headers = headers
+
+
+class _LabelResponses:
+    """Labels are a function of the signed credential and never change, so a prepared response
+    can be kept without asking the database again. Bounded by total bytes."""
+
+    def __init__(self, budget: int = 48 * 1024 * 1024):
+        self.items: OrderedDict[tuple, _Prepared] = OrderedDict()
+        self.size = 0
+        self.budget = budget
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            item = self.items.get(key)
+            if item is not None:
+                self.items.move_to_end(key)
+            return item
+
+    def put(self, key, item: _Prepared) -> None:
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = item
+            self.size += len(item.content) + len(item.gzipped or b"")
+            while self.size > self.budget and len(self.items) > 1:
+                _, old = self.items.popitem(last=False)
+                self.size -= len(old.content) + len(old.gzipped or b"")
+
+
 @public.get("/labels/<cert_id>.<ext>")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
 @doc(tags=["public"], params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                               for n in ("lang", "mode", "width", "dpi", "link")])
 def label(cert_id: str, ext: str):
     """A certificate's label as SVG, PNG or PDF; served whatever the status, since print runs last."""
+    cache = current_app.extensions.setdefault("registry.label_responses", _LabelResponses())
+    key = (cert_id, ext, request.query_string)
+    prepared = cache.get(key)
+    if prepared is None:
+        prepared = _prepare(cert_id, ext)
+        cache.put(key, prepared)
+    if request.if_none_match.contains(prepared.etag):
+        resp = Response(status=304)
+    elif prepared.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        resp = Response(prepared.gzipped, mimetype=prepared.media_type)
+        resp.headers["Content-Encoding"] = "gzip"
+    else:
+        resp = Response(prepared.content, mimetype=prepared.media_type)
+    resp.headers.update(prepared.headers)
+    resp.set_etag(prepared.etag)
+    if prepared.gzipped is not None:
+        resp.vary.add("Accept-Encoding")
+    return resp
+
+
+def _prepare(cert_id: str, ext: str) -> _Prepared:
     if ext not in FORMATS:
         raise NotFound(f"Labels come as {', '.join(FORMATS)}", type="label-format-unknown")
     opts = LabelQuery().load(request.args.to_dict())
     cert = revocation.get_certificate(get_session(), cert_id)
     rendered = labels.render_label(label_data(cert, use_gs1=opts["link"] == "gs1"), fmt=ext, lang=opts["lang"],
                                    mode=opts["mode"], width_mm=opts["width"], dpi=opts["dpi"])
-    resp = Response(rendered.content, mimetype=rendered.media_type)
-    resp.set_etag(hashlib.sha256(rendered.content).hexdigest()[:32])
     # The label is a function of the signed credential: it never changes, whatever the status.
-    resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    resp.headers["X-QR-Version"] = str(rendered.qr_version)
-    resp.headers["Content-Disposition"] = f'inline; filename="{cert.number}.{ext}"'
+    headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-QR-Version": str(rendered.qr_version),
+               "Content-Disposition": f'inline; filename="{cert.number}.{ext}"'}
     if rendered.warnings:
-        resp.headers["Warning"] = "; ".join(f'299 - "{w}"' for w in rendered.warnings)
-        resp.headers["X-Label-Warnings"] = " | ".join(rendered.warnings)
+        headers["Warning"] = "; ".join(f'299 - "{w}"' for w in rendered.warnings)
+        headers["X-Label-Warnings"] = " | ".join(rendered.warnings)
     if ext == "svg":
-        resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return resp.make_conditional(request)
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return _Prepared(rendered.content, rendered.media_type, headers)
 
 
 @bp.post("/labels/export")

@@ -13,7 +13,7 @@ from registry.labels import label_data_from_credential, render_label
 from registry.labels.samples import GRADES, KINDS, sample_credential, sample_header
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "labels"
-ISSUER = {"issuer_name": "China Quality Certification Centre", "issuer_name_zh": "中国质量认证中心"}
+ISSUER = {"issuer_name": "Huaxia Carbon Certification Centre", "issuer_name_zh": "华夏碳认证中心"}
 
 #: Every kind × grade the grading scheme allows (footprint A–E and ungraded, low-carbon A–C,
 #: reduced-carbon tiers 1–3, carbon-neutral levels 1–3).

@@ -30,9 +30,9 @@ MODES = ("link", "offline")
 ALLOWED_TAGS = {"svg", "title", "desc", "rect", "path", "g", "circle", "ellipse"}
 
 UI = {  # what every label says, per language
-    "zh": ["证书编号", "认证机构", "有效期至", "中国质量认证中心"],
+    "zh": ["证书编号", "认证机构", "有效期至", "华夏碳认证中心"],
     "en": ["Certificate No.", "Certification body", "Valid until",
-           "China Quality Certification Centre"],
+           "Huaxia Carbon Certification Centre"],
 }
 TITLES = {
     "carbon-footprint": ("产品碳足迹", "Product carbon footprint"),

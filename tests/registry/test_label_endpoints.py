@@ -106,3 +106,16 @@ def test_gs1_digital_link_resolves_to_current_certificate(client, issued):
     listing = client.get("/01/06901234567892?format=json").get_json()
     assert cert["id"] in [c["id"] for c in listing["certificates"]]
     assert client.get("/01/00000000000000").status_code == 404
+
+
+def test_svg_is_served_gzipped_when_accepted(client, issued):
+    import gzip
+
+    cert, _, _ = issued
+    plain = client.get(f"/labels/{cert['id']}.svg")
+    packed = client.get(f"/labels/{cert['id']}.svg", headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data) / 2
+    assert packed.headers["ETag"] == plain.headers["ETag"]
+    png = client.get(f"/labels/{cert['id']}.png", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in png.headers
