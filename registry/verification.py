@@ -103,11 +103,12 @@ _N_TRUST = len(_TRUST_PARTS)
 _FINGERPRINT = select(*FINGERPRINT_COLUMNS)
 _VERSIONS = select(StatusList.id, StatusList.purpose, StatusList.version)
 #: The certificate columns verification needs, with the fingerprint, in one round trip.
+#: The credential itself is read only when the answer is not memoised.
 CERT_FOR_VERIFY = select(Certificate.id, Certificate.number, Certificate.type, Certificate.status,
                          Certificate.status_reason, Certificate.grade, Certificate.valid_from,
-                         Certificate.valid_until, Certificate.credential, Certificate.revocation_list_id,
+                         Certificate.valid_until, Certificate.revocation_list_id,
                          Certificate.suspension_list_id, *FINGERPRINT_COLUMNS).where(Certificate.id == bindparam("cid"))
-_N_CERT = 11
+_N_CERT = 10
 
 
 def trust_fingerprint(session: Session) -> tuple:

@@ -125,10 +125,11 @@ def _wants_json() -> bool:
 
 
 def _cache_headers(resp: Response, etag: str | None = None) -> Response:
-    resp.headers["Cache-Control"] = f"public, max-age={int(current_app.config['VERIFY_CACHE_SECONDS'])}"
-    resp.vary.update(("Accept", "Accept-Language"))
+    headers = resp.headers
+    headers["Cache-Control"] = f"public, max-age={int(current_app.config['VERIFY_CACHE_SECONDS'])}"
+    headers["Vary"] = "Accept, Accept-Language"
     if etag:
-        resp.set_etag(etag)
+        headers["ETag"] = f'"{etag}"'
     return resp
 
 
@@ -151,13 +152,13 @@ def verify_page(cert_id: str):
     as_json = _wants_json()
     lang = _lang()
     cert, fp = verification.certificate_for_verify(cert_id.lower()) if len(cert_id) <= 36 else (None, None)
-    # The ORM session is only opened (lazily) when a cache is cold or the HTML page needs it.
-    session = get_session()
     if cert is None:
         if as_json:
             raise NotFound(f"No certificate {cert_id!r}", type="certificate-not-found")
         html = render_template("verify.html", **page_context(None, None, lang, cert_id))
         return _cache_headers(_page(html, 404))
+    # The ORM session connects only if a cache is cold or the HTML page needs the full record.
+    session = get_session()
     res = verification.resolver(session, fingerprint=fp)
     now = datetime.now(timezone.utc)
     tag = "|".join([cert.id, cert.status, *_status_versions(res, cert), repr(fp), lang,
@@ -175,7 +176,8 @@ def verify_page(cert_id: str):
         memo = verification.cache_for(current_app).answers
         text = memo.get(etag)
         if text is None:
-            body = verification.verify_credential(cert.credential, res, now=now).to_dict()
+            credential = verification.stored_credential(session, cert.id)
+            body = verification.verify_credential(credential, res, now=now).to_dict()
             body["certificate"] = _summary(cert)
             body["checkedAt"] = CHECKED_AT
             if "statusAsOf" in body:  # the status versions are read by every request
@@ -184,7 +186,7 @@ def verify_page(cert_id: str):
             memo.put(etag, text)
         text = text.replace(CHECKED_AT, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
         return _cache_headers(Response(text, mimetype="application/json"), etag)
-    result = verification.verify_credential(cert.credential, res, now=now)
+    result = verification.verify_credential(verification.stored_credential(session, cert.id), res, now=now)
     html = render_template("verify.html", **page_context(session.get(Certificate, cert.id), result, lang, cert_id))
     return _cache_headers(_page(html, 200), etag)
 
