@@ -141,12 +141,15 @@ def _certificates(session, app, now: datetime) -> list[dict]:
     out: list[dict] = []
     until = "2028-12-31T23:59:59Z"
 
+    # Issue dates spread over the past ten months, in order, so pages and searches look lived-in.
+    clock = iter(now - timedelta(days=300) + timedelta(days=11 * i, hours=3 * i) for i in range(100))
+
     def issue(code: str, label: str, raw: dict, when: datetime | None = None):
         key = raw.pop("product")
         product = {**PRODUCTS[key], "gtin": GTINS[key]}
         data = CertificateIn().load({"product": product, "validUntil": until, **raw})
         cert = issuing.issue(session, signer, bodies[code], data, public_url=public_url, actor="cli",
-                             now=when or now)
+                             now=when or next(clock))
         out.append({"label": label, "id": cert.id, "number": cert.number, "type": cert.type, "grade": cert.grade,
                     "verifyUrl": f"{public_url}/v/{cert.id}", "label_svg": f"{public_url}/labels/{cert.id}.svg"})
         return cert
