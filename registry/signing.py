@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime
-from urllib.parse import quote, urlsplit
 
 import jwt
 from cryptography.fernet import Fernet, InvalidToken
@@ -18,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from verifier.trust import did_web as did_for
 
 from .errors import RegistryError
 from .models import SigningKey, utcnow
@@ -40,15 +41,6 @@ def check_master_key(value: str) -> None:
     except (ValueError, TypeError) as err:
         raise ConfigError("The key-encryption key must be 32 random bytes in URL-safe base64 "
                           "(a Fernet key)") from err
-
-
-def did_for(public_url: str, *path: str) -> str:
-    """did:web identifier for the registry (no path) or one of its sub-resources."""
-    parts = urlsplit(public_url)
-    segments = [quote(parts.netloc, safe="")]
-    segments += [p for p in parts.path.split("/") if p]
-    segments += list(path)
-    return "did:web:" + ":".join(segments)
 
 
 def generate_private_key(algorithm: str):

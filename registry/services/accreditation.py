@@ -9,6 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from verifier import trust
+from verifier.credential import key_from_jwk
+
 from .. import auth
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Accreditation, Body, Category, Interruption, SigningKey, utcnow
@@ -19,25 +22,24 @@ from . import audit
 log = logging.getLogger("registry")
 
 
-def _ceil_time(value: datetime | None) -> str | None:
+def _ceil(value: datetime | None) -> datetime | None:
     """Published ends of key periods and starts of interruptions round up to the second.
 
     Credentials carry whole seconds, so a certificate signed at 12:00:00.4, before a rotation or
     suspension at 12:00:00.9, states validFrom 12:00:00; rounding down here would disown it.
     """
-    if value is None:
-        return None
-    if value.microsecond:
-        value = value.replace(microsecond=0) + timedelta(seconds=1)
-    return format_time(value)
+    if value is None or not value.microsecond:
+        return value
+    return value.replace(microsecond=0) + timedelta(seconds=1)
 
 
-def key_period(k: SigningKey) -> dict:
-    return {"activeFrom": format_time(k.active_from), "activeUntil": _ceil_time(k.active_until)}
+def _key_entry(k: SigningKey) -> dict:
+    return trust.trust_list_key(kid=k.kid, public_key=key_from_jwk(k.public_jwk), active_from=k.active_from,
+                                active_until=_ceil(k.active_until))
 
 
 def body_did(public_url: str, body_id: str) -> str:
-    return did_for(public_url, "bodies", body_id)
+    return trust.body_did(public_url, body_id)
 
 
 def put_category(session: Session, code: str, data: dict, *, actor: str, demo: bool = False) -> tuple[Category, bool]:
@@ -227,24 +229,13 @@ def accredited_at(body: Body, when: datetime, kind: str, category: str) -> tuple
 
 
 def body_keys_out(body: Body) -> list[dict]:
-    return [{"kid": k.kid, "alg": k.algorithm, "jwk": _public_only(k.public_jwk),
-             **key_period(k)} for k in body.keys]
-
-
-def _public_only(jwk: dict) -> dict:
-    return {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi", "k")}
+    return [_key_entry(k) for k in body.keys]
 
 
 def did_document(body: Body, public_url: str) -> dict:
-    did = body_did(public_url, body.id)
-    methods = []
-    for k in body.keys:
-        methods.append({"id": k.kid, "type": "JsonWebKey2020", "controller": did,
-                        "publicKeyJwk": _public_only(k.public_jwk), **key_period(k)})
     current = [k.kid for k in body.keys if k.active_until is None]
-    return {"@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"],
-            "id": did, "controller": did, "alsoKnownAs": [f"{public_url}/api/v1/bodies/{body.id}"],
-            "verificationMethod": methods, "assertionMethod": current}
+    return trust.build_did_document(did=body_did(public_url, body.id), keys=body_keys_out(body),
+                                    current_kid=current[0] if current else None)
 
 
 def registry_keys(session: Session, public_url: str) -> list[SigningKey]:
@@ -255,15 +246,10 @@ def registry_keys(session: Session, public_url: str) -> list[SigningKey]:
 
 
 def registry_did_document(session: Session, public_url: str) -> dict:
-    did = did_for(public_url)
     keys = registry_keys(session, public_url)
-    return {"@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"],
-            "id": did,
-            "verificationMethod": [{"id": k.kid, "type": "JsonWebKey2020", "controller": did,
-                                    "publicKeyJwk": _public_only(k.public_jwk),
-                                    **key_period(k)}
-                                   for k in keys],
-            "assertionMethod": [k.kid for k in keys if k.active_until is None]}
+    current = [k.kid for k in keys if k.active_until is None]
+    return trust.build_did_document(did=did_for(public_url), keys=[_key_entry(k) for k in keys],
+                                    current_kid=current[0] if current else None)
 
 
 def trust_list_payload(session: Session, public_url: str, ttl: int) -> dict:
@@ -278,23 +264,20 @@ def trust_list_payload(session: Session, public_url: str, ttl: int) -> dict:
             # fail as UNKNOWN_ISSUER) and the operator is told.
             log.warning("trust list: body %s has keys made under another public URL; left out", b.id)
             continue
-        out.append({
-            "id": b.id, "did": did, "code": b.code, "name": b.name, "nameZh": b.name_zh,
-            "country": b.country, "status": b.status,
-            "accreditations": [{"number": a.number, "validFrom": format_time(a.valid_from),
-                                "validUntil": format_time(a.valid_until),
-                                "certificateTypes": a.certificate_types, "productCategories": a.product_categories,
-                                "recordedAt": format_time(a.created_at)} for a in b.accreditations],
-            "interruptions": [{"status": i.kind, "from": _ceil_time(i.started_at),
-                               "until": format_time(i.ended_at) if i.ended_at else None, "reason": i.reason}
-                              for i in b.interruptions],
-            "keys": body_keys_out(b),
-        })
-    did = did_for(public_url)
-    return {"iss": did, "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl)).timestamp()),
-            "registry": {"did": did, "publicUrl": public_url}, "bodies": out}
+        entry = trust.trust_list_body(
+            id=b.id, did=did, name=b.name, name_zh=b.name_zh, country=b.country, status=b.status,
+            accreditations=[trust.accreditation_entry(number=a.number, valid_from=a.valid_from,
+                                                      valid_until=a.valid_until, certificate_types=a.certificate_types,
+                                                      product_categories=a.product_categories)
+                            for a in b.accreditations],
+            interruptions=[trust.interruption_entry(status=i.kind, start=_ceil(i.started_at), end=i.ended_at,
+                                                    reason=i.reason) for i in b.interruptions],
+            keys=body_keys_out(b))
+        entry["code"] = b.code
+        out.append(entry)
+    return trust.build_trust_list(public_url=public_url, bodies=out, issued_at=now,
+                                  expires_at=now + timedelta(seconds=ttl))
 
 
 def jwks(session: Session, public_url: str) -> dict:
-    keys = registry_keys(session, public_url)
-    return {"keys": [_public_only(k.public_jwk) for k in keys]}
+    return {"keys": [trust.jwks_entry(key_from_jwk(k.public_jwk), k.kid) for k in registry_keys(session, public_url)]}
