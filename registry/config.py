@@ -28,6 +28,8 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_ENABLED": True,
     "BODY_KEY_ALGORITHM": "EdDSA",
     "LOG_LEVEL": "INFO",
+    # Flask refuses larger request bodies with 413; a full verify batch is well under it.
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     "SESSION": None,  # tests inject a Session bound to an outer transaction
 }
 

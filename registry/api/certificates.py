@@ -13,7 +13,7 @@ from verifier import grading
 
 from ..auth import current_principal, require
 from ..db import get_session
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotAccredited, NotFound
 from ..http import json_body, limiter
 from ..models import Certificate, utcnow
 from ..schemas.certificates import CertificateIn, CertificateIssuedOut, CertificatePublicOut, CertificateStatusChangeIn
@@ -143,6 +143,8 @@ def _status_change(cert_id: str, action: str):
     session = get_session()
     cert = revocation.get_certificate(session, cert_id)
     revocation.authorise(cert, principal.role, principal.body_id)
+    if principal.role == "body" and cert.body.status == "withdrawn":
+        raise NotAccredited("A withdrawn body can no longer change certificates; the operator can")
     revocation.change_status(session, cert, action, data["reason"], actor=principal.actor)
     session.commit()
     return _out(cert)

@@ -273,3 +273,13 @@ def test_grading_scheme_is_published(client):
     assert scheme["id"] == "cn-carbon-label" and scheme["version"] == "1"
     assert client.get("/api/v1/grading-schemes/cn-carbon-label/versions/1").get_json() == scheme
     assert client.get("/api/v1/grading-schemes/nope").status_code == 404
+
+
+def test_withdrawn_body_cannot_change_its_certificates_but_operator_can(client, env):
+    out = issue(client, env, certificate_request())
+    token_headers = env["headers"]
+    client.post(f"/api/v1/bodies/{env['body'].id}/withdraw", json={"reason": "fraud"}, headers=env["op"])
+    resp = client.post(f"/api/v1/certificates/{out['id']}/revoke", json={"reason": "x"}, headers=token_headers)
+    assert resp.status_code == 403 and problem_type(resp.get_json()) == "not-accredited"
+    assert client.post(f"/api/v1/certificates/{out['id']}/revoke", json={"reason": "body withdrawn"},
+                       headers=env["op"]).status_code == 200

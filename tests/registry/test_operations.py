@@ -76,3 +76,9 @@ def test_production_config_refuses_to_start_without_key(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="Fernet"):
         create_app({"ENV": "production", "PUBLIC_URL": "https://x.org", "MASTER_KEY": "short",
                     "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_oversized_request_body_is_413(client):
+    resp = client.post("/api/v1/verify", data=b"{" + b" " * (5 * 1024 * 1024) + b"}",
+                       headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413 and resp.mimetype == "application/problem+json"
