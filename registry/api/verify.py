@@ -121,6 +121,9 @@ def _wants_json() -> bool:
     fmt = request.args.get("format")
     if fmt:
         return fmt == "json"
+    accept = request.headers.get("Accept", "")
+    if accept == "application/json":  # what API clients send; parsing it costs more than the check
+        return True
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
 
 
@@ -150,16 +153,15 @@ def _summary(cert) -> dict:
 def verify_page(cert_id: str):
     """The page a scanned label opens (HTML), or with ``Accept: application/json`` the verification result."""
     as_json = _wants_json()
-    lang = _lang()
+    lang = "" if as_json else _lang()  # the JSON answer is the same in every language
     cert, fp = verification.certificate_for_verify(cert_id.lower()) if len(cert_id) <= 36 else (None, None)
     if cert is None:
         if as_json:
             raise NotFound(f"No certificate {cert_id!r}", type="certificate-not-found")
         html = render_template("verify.html", **page_context(None, None, lang, cert_id))
         return _cache_headers(_page(html, 404))
-    # The ORM session connects only if a cache is cold or the HTML page needs the full record.
-    session = get_session()
-    res = verification.resolver(session, fingerprint=fp)
+    # The ORM session is opened only if a cache is cold or the HTML page needs the full record.
+    res = verification.resolver(get_session, fingerprint=fp)
     now = datetime.now(timezone.utc)
     tag = "|".join([cert.id, cert.status, *_status_versions(res, cert), repr(fp), lang,
                     "json" if as_json else "html", "x" if now >= cert.valid_until else "v"])
@@ -176,7 +178,7 @@ def verify_page(cert_id: str):
         memo = verification.cache_for(current_app).answers
         text = memo.get(etag)
         if text is None:
-            credential = verification.stored_credential(session, cert.id)
+            credential = verification.stored_credential(res.session, cert.id)
             body = verification.verify_credential(credential, res, now=now).to_dict()
             body["certificate"] = _summary(cert)
             body["checkedAt"] = CHECKED_AT
@@ -186,6 +188,7 @@ def verify_page(cert_id: str):
             memo.put(etag, text)
         text = text.replace(CHECKED_AT, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
         return _cache_headers(Response(text, mimetype="application/json"), etag)
+    session = res.session
     result = verification.verify_credential(verification.stored_credential(session, cert.id), res, now=now)
     html = render_template("verify.html", **page_context(session.get(Certificate, cert.id), result, lang, cert_id))
     return _cache_headers(_page(html, 200), etag)

@@ -259,3 +259,42 @@ def test_all_four_kinds_verify(client, env):
                                                  coveredQuantity="1000", renewableElectricityShare="1"))
     out = verify(client, {"items": [{"credential": c["credential"]} for c in (a, b, low, red, neu)]})
     assert [r["verified"] for r in out["results"]] == [True] * 5, [r["errors"] for r in out["results"]]
+
+
+def test_v_json_over_real_http_sees_a_revocation_at_once(live_server):
+    """The hot path (pooled DBAPI read + memoised answer) on a real server and database."""
+    import httpx
+
+    from registry.db import new_session
+    from registry.services import accreditation
+
+    from ..factories import body_data
+
+    app = live_server.app
+    with app.app_context():
+        session = new_session()
+        if session.get(accreditation.Category, "cement") is None:
+            accreditation.put_category(session, "cement", {"name": "Cement", "declaredUnitOfMeasurement": "kilogram",
+                                                           "benchmark": {"value": "0.9", "standard": "t", "source": "t"}},
+                                       actor="test")
+        body, oauth, secret = accreditation.create_body(session, app.extensions["registry.signer"], body_data(),
+                                                        public_url=app.config["PUBLIC_URL"], actor="test")
+        session.commit()
+        session.close()
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        token = http.post("/auth/token", data={"grant_type": "client_credentials"},
+                          auth=(oauth.client_id, secret)).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        cert = http.post("/api/v1/certificates", json=certificate_request(), headers=headers).json()
+        first = http.get(f"/v/{cert['id']}", headers={"Accept": "application/json"})
+        again = http.get(f"/v/{cert['id']}", headers={"Accept": "application/json"})
+        assert first.json()["verified"] is True and again.json()["verified"] is True
+        assert first.headers["ETag"] == again.headers["ETag"]
+        assert again.json()["certificate"]["validUntil"] == "2028-12-31T23:59:59Z"
+        assert http.post(f"/api/v1/certificates/{cert['id']}/revoke", json={"reason": "test"},
+                         headers=headers).status_code == 200
+        after = http.get(f"/v/{cert['id']}", headers={"Accept": "application/json"})
+        assert after.json()["verified"] is False and codes(after.json()) == ["REVOKED"]
+        assert after.headers["ETag"] != first.headers["ETag"]
+        assert http.get("/v/00000000-0000-4000-8000-000000000000", headers={"Accept": "application/json"}
+                        ).status_code == 404
