@@ -10,9 +10,10 @@ from ..db import get_session
 from ..errors import NotFound
 from ..models import Body, Category
 from ..http import json_body
-from ..schemas.bodies import (AccreditationIn, BodyCreatedOut, BodyIn, BodyPublicOut, CategoryIn, CategoryOut,
-                              ReasonIn, RotateIn)
-from ..schemas.common import validate_code
+from ..models import AuditEntry
+from ..schemas.bodies import (AccreditationIn, AccreditationQuery, AuditQuery, BodyCreatedOut, BodyIn, BodyPublicOut,
+                              CategoryIn, CategoryOut, ReasonIn, RotateIn)
+from ..schemas.common import format_time, validate_code
 from ..services import accreditation as svc
 from . import bp, doc
 
@@ -150,3 +151,39 @@ def rotate_key(body_id: str):
                          algorithm=data.get("algorithm"), reason=data.get("reason"))
     session.commit()
     return {"kid": key.kid, "alg": key.algorithm, "activeFrom": key.active_from.strftime("%Y-%m-%dT%H:%M:%SZ")}, 201
+
+
+@bp.get("/bodies/<body_id>/accreditation")
+@doc(tags=["public"], params=[
+    {"name": "at", "in": "query", "required": True, "schema": {"type": "string", "format": "date-time"}},
+    {"name": "type", "in": "query", "required": True, "schema": {"type": "string"}},
+    {"name": "category", "in": "query", "required": True, "schema": {"type": "string"}}])
+def accreditation_at(body_id: str):
+    """Was the body entitled to certify this kind × category at that moment? Answered from the history."""
+    query = AccreditationQuery().load(request.args.to_dict())
+    body = svc.get_body(get_session(), body_id)
+    ok, refusal = svc.accredited_at(body, query["at"], query["type"], query["category"])
+    return {"bodyId": body.id, "at": format_time(query["at"]), "type": query["type"],
+            "category": query["category"], "accredited": ok, "reason": refusal}
+
+
+@bp.get("/audit")
+@doc(auth="operator", tags=["operator"], params=[
+    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+    for n in ("target", "action", "before", "limit")])
+@require("operator")
+def audit_log():
+    """The append-only audit trail, newest first (``before`` pages by entry id)."""
+    query = AuditQuery().load(request.args.to_dict())
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(query["limit"])
+    if query.get("target"):
+        stmt = stmt.where(AuditEntry.target_id == query["target"])
+    if query.get("action"):
+        stmt = stmt.where(AuditEntry.action == query["action"])
+    if query.get("before"):
+        stmt = stmt.where(AuditEntry.id < query["before"])
+    rows = get_session().scalars(stmt).all()
+    return {"items": [{"id": e.id, "at": format_time(e.at), "actor": e.actor, "action": e.action,
+                       "targetType": e.target_type, "targetId": e.target_id, "reason": e.reason,
+                       "details": e.details, "requestId": e.request_id} for e in rows],
+            "next": f"/api/v1/audit?before={rows[-1].id}&limit={query['limit']}" if len(rows) == query["limit"] else None}

@@ -124,3 +124,16 @@ class BodyCreatedOut(StrictSchema):
     code = fields.String()
     clientId = fields.String()
     clientSecret = fields.String()
+
+
+class AccreditationQuery(StrictSchema):
+    at = RFC3339DateTime(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(KINDS))
+    category = fields.String(required=True, validate=validate.Regexp(CODE_RE))
+
+
+class AuditQuery(StrictSchema):
+    target = fields.String(validate=validate.Length(1, 120))
+    action = fields.String(validate=validate.Length(1, 60))
+    before = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))

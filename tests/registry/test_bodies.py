@@ -195,3 +195,42 @@ def test_private_keys_never_stored_in_clear(app, client, session, op, database_u
     assert key.private_key_encrypted and bytes(key.private_key_encrypted) in blob  # the scan sees the table
     for needle in needles:
         assert needle not in blob
+
+
+def test_accreditation_question_answered_from_history(app, client, session, op):
+    body, *_ = make_body(session, app)
+    url = f"/api/v1/bodies/{body.id}/accreditation"
+    when = (NOW - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert client.get(f"{url}?at={when}&type=carbon-footprint&category=cement").get_json()["accredited"] is True
+    answer = client.get(f"{url}?at={when}&type=carbon-footprint&category=steel").get_json()
+    assert answer == {**answer, "accredited": False, "reason": "out-of-scope"}
+    early = (NOW - timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert client.get(f"{url}?at={early}&type=carbon-footprint&category=cement").get_json()["reason"] == "not-accredited"
+    bad = client.get(f"{url}?at=yesterday&type=carbon-positive")
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"at", "type", "category"}
+
+
+def test_audit_log_is_readable_by_the_operator_only(app, client, session, op):
+    body, client_id, secret = make_body(session, app)
+    client.post(f"/api/v1/bodies/{body.id}/suspend", json={"reason": "annual surveillance"}, headers=op)
+    entries = client.get(f"/api/v1/audit?target={body.id}", headers=op).get_json()["items"]
+    assert [e["action"] for e in entries] == ["body.suspended", "body.accredited"]
+    assert entries[0]["reason"] == "annual surveillance" and entries[0]["actor"].startswith("operator:")
+    assert entries[0]["requestId"]
+    assert client.get("/api/v1/audit").status_code == 401
+    page = client.get("/api/v1/audit?limit=1", headers=op).get_json()
+    assert len(page["items"]) == 1 and page["next"]
+
+
+def test_audit_rows_cannot_be_changed_or_deleted(session, app, op):
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DBAPIError
+
+    make_body(session, app)
+    entry_id = session.scalars(select(AuditEntry.id).order_by(AuditEntry.id.desc())).first()
+    for stmt in (update(AuditEntry).where(AuditEntry.id == entry_id).values(reason="rewritten"),
+                 delete(AuditEntry).where(AuditEntry.id == entry_id)):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with session.begin_nested():
+                session.execute(stmt)
+    assert session.get(AuditEntry, entry_id) is not None
