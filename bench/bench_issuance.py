@@ -28,7 +28,7 @@ from registry import create_app  # noqa: E402
 from registry.cli import alembic_config  # noqa: E402
 from registry.db import new_session  # noqa: E402
 from registry.services import accreditation  # noqa: E402
-from tests.factories import body_data, certificate_request, footprint  # noqa: E402
+from tests.factories import certificate_request, commit_body, footprint  # noqa: E402
 
 MASTER_KEY = "Zm9yLXRlc3RzLW9ubHktMzItYnl0ZXMtbG9uZy1rZXk="
 
@@ -47,22 +47,16 @@ def main() -> None:
     app = holder["app"] = create_app({"TESTING": True, "DATABASE_URL": url, "MASTER_KEY": MASTER_KEY,
                                       "PUBLIC_URL": base, "RATELIMIT_ENABLED": False, "LOG_LEVEL": "ERROR"})
     app.instance_path = tmp
+    body, client_id, secret = commit_body(app)
     with app.app_context():
         session = new_session()
-        if session.get(accreditation.Category, "cement") is None:
-            accreditation.put_category(session, "cement", {"name": "Cement", "declaredUnitOfMeasurement": "kilogram",
-                                                           "benchmark": {"value": "0.9", "standard": "b", "source": "b"}},
-                                       actor="bench")
-        body, client, secret = accreditation.create_body(session, app.extensions["registry.signer"], body_data(),
-                                                         public_url=base, actor="bench")
-        session.commit()
-        key = accreditation.current_key(session, body)
+        key = accreditation.current_key(session, accreditation.get_body(session, body.id))
         session.close()
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     conn = http.client.HTTPConnection("127.0.0.1", server.server_port)
     import base64
-    basic = base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     conn.request("POST", "/auth/token", "grant_type=client_credentials",
                  {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
     token = json.loads(conn.getresponse().read())["access_token"]

@@ -106,3 +106,22 @@ def offsets(*quantities: str, kind: str = "removal", prefix: str | None = None) 
     return [{"registry": "CCER", "serialNumber": f"CCER-{prefix}-{i}", "quantity": q, "vintage": "2024",
              "kind": kind, "retiredAt": "2025-06-30T00:00:00Z", "project": "Mangrove restoration, Guangxi"}
             for i, q in enumerate(quantities)]
+
+
+def commit_body(app, **overrides):
+    """Commit the cement category (if missing) and a new body for a live server or a benchmark,
+    outside any test transaction; returns (body, client_id, secret)."""
+    from registry.db import new_session
+
+    with app.app_context():
+        session = new_session()
+        try:
+            if session.get(accreditation.Category, "cement") is None:
+                make_category(session, "cement")
+            body, client, secret = accreditation.create_body(
+                session, app.extensions["registry.signer"], body_data(**overrides),
+                public_url=app.config["PUBLIC_URL"], actor="test")
+            session.commit()
+            return body, client.client_id, secret
+        finally:
+            session.close()

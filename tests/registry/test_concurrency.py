@@ -8,10 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from registry.db import new_session
-from registry.services import accreditation
-
-from ..factories import body_data, certificate_request, footprint, offsets
+from ..factories import certificate_request, commit_body, footprint, offsets
 
 pytestmark = pytest.mark.postgres
 
@@ -20,19 +17,9 @@ pytestmark = pytest.mark.postgres
 def live_body(live_server, is_postgres):
     if not is_postgres:
         pytest.skip("concurrency guarantees are tested on PostgreSQL (REGISTRY_TEST_DATABASE_URL)")
-    app = live_server.app
-    with app.app_context():
-        session = new_session()
-        if session.get(accreditation.Category, "cement") is None:
-            accreditation.put_category(session, "cement", {"name": "Cement", "declaredUnitOfMeasurement": "kilogram",
-                                                           "benchmark": {"value": "0.9", "standard": "t", "source": "t"}},
-                                       actor="test")
-        body, client, secret = accreditation.create_body(session, app.extensions["registry.signer"], body_data(),
-                                                         public_url=app.config["PUBLIC_URL"], actor="test")
-        session.commit()
-        session.close()
+    _body, client_id, secret = commit_body(live_server.app)
     token = httpx.post(f"{live_server.url}/auth/token", data={"grant_type": "client_credentials"},
-                       auth=(client.client_id, secret)).json()["access_token"]
+                       auth=(client_id, secret)).json()["access_token"]
     return live_server.url, {"Authorization": f"Bearer {token}"}
 
 

@@ -265,25 +265,12 @@ def test_v_json_over_real_http_sees_a_revocation_at_once(live_server):
     """The hot path (pooled DBAPI read + memoised answer) on a real server and database."""
     import httpx
 
-    from registry.db import new_session
-    from registry.services import accreditation
+    from ..factories import commit_body
 
-    from ..factories import body_data
-
-    app = live_server.app
-    with app.app_context():
-        session = new_session()
-        if session.get(accreditation.Category, "cement") is None:
-            accreditation.put_category(session, "cement", {"name": "Cement", "declaredUnitOfMeasurement": "kilogram",
-                                                           "benchmark": {"value": "0.9", "standard": "t", "source": "t"}},
-                                       actor="test")
-        body, oauth, secret = accreditation.create_body(session, app.extensions["registry.signer"], body_data(),
-                                                        public_url=app.config["PUBLIC_URL"], actor="test")
-        session.commit()
-        session.close()
+    _body, client_id, secret = commit_body(live_server.app)
     with httpx.Client(base_url=live_server.url, timeout=30) as http:
         token = http.post("/auth/token", data={"grant_type": "client_credentials"},
-                          auth=(oauth.client_id, secret)).json()["access_token"]
+                          auth=(client_id, secret)).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         cert = http.post("/api/v1/certificates", json=certificate_request(), headers=headers).json()
         first = http.get(f"/v/{cert['id']}", headers={"Accept": "application/json"})
