@@ -17,7 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    from . import db, http
+    from . import db, http, i18n
     from .signing import Signer
 
     db.init_app(app)
@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions["registry.token_keys"] = _RegistryKeys()
     http.init_app(app)
+    i18n.init_app(app)
 
     from .api import bp, public
 

@@ -15,4 +15,14 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wq
     echo "warning: install Debian's chromium and fonts-wqy-microhei for the browser tests" >&2
   fi
 fi
+# axe-core (npm) for the accessibility checks of every page.
+AXE_VERSION=4.10.3
+if [ ! -f tests/.node/node_modules/axe-core/axe.min.js ] || \
+   ! grep -q "\"version\": \"$AXE_VERSION\"" tests/.node/node_modules/axe-core/package.json; then
+  if command -v npm >/dev/null 2>&1; then
+    npm install --prefix tests/.node --no-save --no-audit --no-fund --silent "axe-core@$AXE_VERSION" >/dev/null
+  else
+    echo "warning: install Node.js and npm for the accessibility tests (axe-core)" >&2
+  fi
+fi
 exec "$VENV/bin/python" -m pytest "$@"
