@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Response, current_app, request
 from sqlalchemy import select
 
-from verifier import statuslist
+import verifier as statuslist
 
 from ..db import get_session
 from ..errors import NotFound

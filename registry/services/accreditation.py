@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verifier import trust
-from verifier.credential import key_from_jwk
+import verifier as trust
+from verifier import key_from_jwk
 
 from .. import auth
 from ..errors import Conflict, InvalidInput, NotFound

@@ -17,7 +17,7 @@ from verifier import (
     verify_status_list_credential,
     verify_trust_list,
 )
-from verifier.keys import snapshot_from_jws
+from verifier import snapshot_from_jws
 
 from .helpers import BASE, DAY, REGISTRY_DID, b64e, sign
 

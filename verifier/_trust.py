@@ -15,21 +15,17 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .credential import (
-    KIND_TYPES,
-    STATUS_PURPOSES,
-    _check_jose_header,
-    _jwk_fingerprint,
-    _parse_compact,
-    _utcnow,
-    _verify_signature,
+from ._base import KIND_TYPES, STATUS_PURPOSES, format_time, parse_time, utcnow
+from ._jose import (
     alg_for_key,
-    format_time,
+    check_jose_header,
+    jwk_fingerprint,
     key_from_jwk,
-    parse_time,
+    parse_compact,
     public_jwk,
+    verify_signature,
 )
-from .errors import (
+from ._errors import (
     MalformedCredential,
     StatusUnavailable,
     TrustListUnavailable,
@@ -164,7 +160,7 @@ def _time(value: Any, where: str, *, optional: bool = False) -> _dt.datetime | N
 def _safe_fingerprint(jwk: dict) -> tuple:
     """The JWK fingerprint, or () for a JWK the verifier cannot use (refused when used: UNKNOWN_KEY)."""
     try:
-        return _jwk_fingerprint(jwk)
+        return jwk_fingerprint(jwk)
     except UnsupportedKey:
         return ()
 
@@ -307,7 +303,7 @@ class TrustList:
 
     def expired(self, now: _dt.datetime | None = None) -> bool:
         """True when the trust list's ``exp`` has passed. Raises nothing."""
-        return self.expires_at is not None and (now or _utcnow()) >= self.expires_at
+        return self.expires_at is not None and (now or utcnow()) >= self.expires_at
 
     def accredited_at(
         self, did: str, t: _dt.datetime, kind: str, category: str
@@ -388,10 +384,10 @@ def verify_registry_jws(
             jws = bytes(jws).decode("ascii")
         except UnicodeDecodeError as err:
             raise MalformedCredential("JWS is not ASCII") from err
-    compact = _parse_compact(jws.strip())
-    _check_jose_header(compact.header, typ=typ, cty=cty)
+    compact = parse_compact(jws.strip())
+    check_jose_header(compact.header, typ=typ, cty=cty)
     key = registry_key(registry_jwks, compact.header["kid"])
-    _verify_signature(compact, key)
+    verify_signature(compact, key)
     return compact.header, compact.payload
 
 
@@ -407,7 +403,7 @@ def verify_trust_list(
         TrustListUnavailable: bad signature, unknown registry key, wrong typ, malformed
             payload, or expired (the message says which, and when it expired).
     """
-    now = _utcnow() if now is None else now
+    now = utcnow() if now is None else now
     try:
         header, payload = verify_registry_jws(jws, registry_jwks, typ="trust-list+jwt")
     except VerifierError as err:
@@ -446,7 +442,7 @@ def verify_status_list_credential(
     Raises:
         StatusUnavailable: any of the above fails (the message says which).
     """
-    now = _utcnow() if now is None else now
+    now = utcnow() if now is None else now
     where = f"status list {url}" if url else "status list"
     try:
         header, payload = verify_registry_jws(jws, registry_jwks, typ="vc+jwt", cty="vc")
