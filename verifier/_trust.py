@@ -15,7 +15,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ._base import KIND_TYPES, STATUS_PURPOSES, format_time, parse_time, utcnow
+from ._base import CONTEXT_PATH, KIND_TYPES, STATUS_PURPOSES, format_time, parse_time, utcnow
 from ._jose import (
     alg_for_key,
     check_jose_header,
@@ -478,8 +478,12 @@ def verify_status_list_credential(
 # --------------------------------------------------------------------------------------------
 # Building what the registry publishes (the one definition of these formats)
 
-#: ``@context`` of a DID document.
-DID_CONTEXTS = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"]
+#: The standard part of a DID document's ``@context``: DID Core 1.0, then Controlled Identifiers
+#: 1.0, which defines ``JsonWebKey`` and ``publicKeyJwk`` (VC-JOSE-COSE §3.3). The carbon-label
+#: context follows them, for ``activeFrom`` and ``activeUntil``.
+DID_CONTEXTS = ["https://www.w3.org/ns/did/v1", "https://www.w3.org/ns/cid/v1"]
+#: The verification method type VC-JOSE-COSE §3.3 requires.
+VERIFICATION_METHOD_TYPE = "JsonWebKey"
 
 
 def did_web(public_url: str, *path: str) -> str:
@@ -598,20 +602,40 @@ def build_trust_list(*, public_url: str, bodies: list[dict], issued_at: _dt.date
     return payload
 
 
-def build_did_document(*, did: str, keys: list[dict], current_kid: str | None = None) -> dict:
-    """A ``did:web`` document: every key the owner ever had (``keys`` are :func:`trust_list_key`
-    entries) in ``verificationMethod`` with its period; ``assertionMethod`` lists only *current_kid*.
+def build_did_document(*, did: str, keys: list[dict], current_kid: str | None = None,
+                       context: str | None = None) -> dict:
+    """A ``did:web`` document (JSON-LD, ``application/did+ld+json``) listing every key the owner
+    ever had (``keys`` are :func:`trust_list_key` entries) as a ``JsonWebKey`` verification method
+    with ``publicKeyJwk`` and its active period (``activeFrom``, and ``activeUntil`` once retired).
+
+    Every key stays in ``assertionMethod``, retired ones too: what a key signed while it was
+    active stays valid, and a verifier decides by the key's period, not by its being current.
+    *current_kid*, when given, is listed first. *context* is the URL of the carbon-label context
+    defining ``activeFrom``/``activeUntil`` (:func:`context_url`); by default the one at the
+    ``https`` origin the did:web names.
 
     Raises:
-        ValueError: a key id not under *did*, or *current_kid* not among the keys.
+        ValueError: a key id not under *did*, *current_kid* not among the keys, or (without
+            *context*) *did* not a ``did:web``.
     """
     methods = []
     for k in keys:
         if not k["kid"].startswith(did + "#"):
             raise ValueError(f"key {k['kid']} is not a key of {did}")
-        methods.append({"id": k["kid"], "type": "JsonWebKey2020", "controller": did, "publicKeyJwk": k["jwk"],
-                        "activeFrom": k["activeFrom"], "activeUntil": k.get("activeUntil")})
-    if current_kid is not None and current_kid not in {k["kid"] for k in keys}:
-        raise ValueError(f"current key {current_kid} is not among the keys")
-    return {"@context": list(DID_CONTEXTS), "id": did, "controller": did, "verificationMethod": methods,
-            "assertionMethod": [current_kid] if current_kid else []}
+        method = {"id": k["kid"], "type": VERIFICATION_METHOD_TYPE, "controller": did, "publicKeyJwk": k["jwk"],
+                  "activeFrom": k["activeFrom"]}
+        if k.get("activeUntil"):
+            method["activeUntil"] = k["activeUntil"]
+        methods.append(method)
+    kids = [m["id"] for m in methods]
+    if current_kid is not None:
+        if current_kid not in kids:
+            raise ValueError(f"current key {current_kid} is not among the keys")
+        kids = [current_kid, *(k for k in kids if k != current_kid)]
+    if context is None:
+        if not did.startswith("did:web:"):
+            raise ValueError(f"not a did:web: {did!r}")
+        host = urllib.parse.unquote(did.split(":")[2])
+        context = f"https://{host}{CONTEXT_PATH}"
+    return {"@context": [*DID_CONTEXTS, context], "id": did, "controller": did, "verificationMethod": methods,
+            "assertionMethod": kids}

@@ -74,6 +74,11 @@ def _ensure_registry_key():
     return key
 
 
+def _did_media_type(document: dict) -> str:
+    # DID Core §6.3: the JSON-LD representation (one with @context) is application/did+ld+json.
+    return "application/did+ld+json" if "@context" in document else "application/did+json"
+
+
 def _cached_json(payload: dict, max_age: int, content_type: str = "application/json") -> Response:
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
     etag = hashlib.sha256(body).hexdigest()[:32]
@@ -99,7 +104,8 @@ def jwks():
 def registry_did():
     """The registry's own did:web document."""
     _ensure_registry_key()
-    return _cached_json(svc.registry_did_document(get_session(), _cfg("PUBLIC_URL")), 300, "application/did+json")
+    document = svc.registry_did_document(get_session(), _cfg("PUBLIC_URL"))
+    return _cached_json(document, 300, _did_media_type(document))
 
 
 @public.get("/bodies/<body_id>/did.json")
@@ -108,7 +114,8 @@ def registry_did():
 def body_did(body_id: str):
     """A certification body's did:web document with every key it ever had and its active period."""
     body = svc.get_body(get_session(), body_id)
-    return _cached_json(svc.did_document(body, _cfg("PUBLIC_URL")), 300, "application/did+json")
+    document = svc.did_document(body, _cfg("PUBLIC_URL"))
+    return _cached_json(document, 300, _did_media_type(document))
 
 
 class _TrustListCache:
