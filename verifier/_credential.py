@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import math
 import threading
 import uuid
 from collections import OrderedDict
@@ -21,6 +22,7 @@ from typing import Any
 
 from . import grading
 from ._base import (
+    UTC,
     CONTEXT_PATH,
     KIND_TYPES,
     STATUS_ENTRY_TYPE,
@@ -308,6 +310,9 @@ class _Claims:
     subject: dict
     category: str
     status: tuple[_StatusRef, ...]
+    not_before: _dt.datetime | None = None  # the JWT nbf claim, when present
+    expires: _dt.datetime | None = None  # the JWT exp claim, when present
+    ignored_status: int = 0  # credentialStatus entries of a type or purpose we do not check
 
 
 def _require(cond: Any, message: str) -> None:
@@ -315,8 +320,24 @@ def _require(cond: Any, message: str) -> None:
         raise MalformedCredential(message)
 
 
+def _numeric_date(payload: dict, name: str) -> _dt.datetime | None:
+    """The JWT NumericDate claim *name* (RFC 7519 §2), None when absent. Raises MalformedCredential."""
+    if name not in payload:
+        return None
+    value = payload[name]
+    _require(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+             f"the JWT claim {name} must be a NumericDate (seconds since 1970-01-01T00:00:00Z), not {value!r}")
+    try:
+        return _dt.datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError) as err:
+        raise MalformedCredential(f"the JWT claim {name} {value!r} is not a representable time") from err
+
+
 def _check_claims(payload: dict) -> _Claims:
     """The credential's claims, with every required member checked. Raises MalformedCredential."""
+    for claim in ("vc", "vp"):
+        # VC-JOSE-COSE §3.1.2: the payload is the credential itself, never wrapped.
+        _require(claim not in payload, f"the JWT claim {claim!r} must not be present (VC-JOSE-COSE §3.1.2)")
     ctx = payload.get("@context")
     _require(isinstance(ctx, list) and ctx and ctx[0] == VC_CONTEXT,
              f"@context must be a list starting with {VC_CONTEXT}")
@@ -336,6 +357,11 @@ def _check_claims(payload: dict) -> _Claims:
     if isinstance(issuer, dict):
         issuer = issuer.get("id")
     _require(isinstance(issuer, str) and issuer.startswith("did:"), "issuer must be a DID")
+    if "iss" in payload:
+        # VC-JOSE-COSE §3.1.2: iss must not contradict issuer; two issuers is no credential.
+        _require(payload["iss"] == issuer,
+                 f"the JWT claim iss {payload['iss']!r} differs from the credential's issuer {issuer}")
+    not_before, expires = _numeric_date(payload, "nbf"), _numeric_date(payload, "exp")
     try:
         valid_from = parse_time(payload.get("validFrom"))
         valid_until = parse_time(payload.get("validUntil"))
@@ -370,11 +396,15 @@ def _check_claims(payload: dict) -> _Claims:
         raw_status = [raw_status]
     _require(isinstance(raw_status, list) and raw_status, "credentialStatus is required")
     refs = []
+    ignored = 0
     for entry in raw_status:
-        _require(isinstance(entry, dict) and entry.get("type") == STATUS_ENTRY_TYPE,
-                 f"credentialStatus entries must be {STATUS_ENTRY_TYPE}")
+        _require(isinstance(entry, dict), "credentialStatus entries must be objects")
         purpose = entry.get("statusPurpose")
-        _require(purpose in STATUS_PURPOSES, f"unknown statusPurpose {purpose!r}")
+        if entry.get("type") != STATUS_ENTRY_TYPE or purpose not in STATUS_PURPOSES:
+            # VC 2.0 §4.10 lets a credential carry status methods a verifier does not know; only
+            # ours are checked (and both are required below).
+            ignored += 1
+            continue
         index = entry.get("statusListIndex")
         _require(isinstance(index, str) and index.isascii() and index.isdigit() and len(index) <= 9,
                  "statusListIndex must be a decimal string")
@@ -384,8 +414,9 @@ def _check_claims(payload: dict) -> _Claims:
         refs.append(_StatusRef(purpose, int(index), url))
     purposes = {r.purpose for r in refs}
     _require(purposes == set(STATUS_PURPOSES),
-             "credentialStatus must have a revocation and a suspension entry")
-    return _Claims(cid, kind, issuer, valid_from, valid_until, subject, product["category"], tuple(refs))
+             f"credentialStatus must have a revocation and a suspension {STATUS_ENTRY_TYPE}")
+    return _Claims(cid, kind, issuer, valid_from, valid_until, subject, product["category"], tuple(refs),
+                   not_before, expires, ignored)
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,8 +522,10 @@ def verify_credential(
         fail("structure", err.code, err.message)
         return stop("the credential is malformed")
     header = compact.header
+    ignored = (f"; ignored {claims.ignored_status} credentialStatus entries of a type or purpose not checked"
+               if claims.ignored_status else "")
     checks.append(Check("structure", True,
-                        f"{claims.kind} credential {claims.id} (vc+jwt, {header['alg']})"))
+                        f"{claims.kind} credential {claims.id} (vc+jwt, {header['alg']}){ignored}"))
 
     # issuer
     try:
@@ -557,12 +590,18 @@ def verify_credential(
 
     # validity
     vf, vu = format_time(claims.valid_from), format_time(claims.valid_until)
+    nbf, exp = claims.not_before, claims.expires
     if now < claims.valid_from:
         fail("validity", "NOT_YET_VALID", f"not valid before {vf}")
+    elif nbf is not None and now < nbf:
+        fail("validity", "NOT_YET_VALID", f"the JWT is not valid before {format_time(nbf)} (nbf)")
     elif now >= claims.valid_until:
         fail("validity", "EXPIRED", f"expired at {vu}")
+    elif exp is not None and now >= exp:
+        fail("validity", "EXPIRED", f"the JWT expired at {format_time(exp)} (exp)")
     else:
-        checks.append(Check("validity", True, f"valid from {vf} until {vu}"))
+        jwt_window = "".join([f", nbf {format_time(nbf)}" if nbf else "", f", exp {format_time(exp)}" if exp else ""])
+        checks.append(Check("validity", True, f"valid from {vf} until {vu}{jwt_window}"))
 
     # status
     _check_status(claims, trust, resolver, now, result, checks, errors)
@@ -602,7 +641,7 @@ def _check_status(claims: _Claims, trust: Any, resolver: Any, now: _dt.datetime,
         except (VerifierError, OSError) as err:
             problems.append(Error("STATUS_UNAVAILABLE", f"{where} unavailable: {err}"))
             continue
-        if snap.purpose != ref.purpose:
+        if not snap.serves(ref.purpose):
             problems.append(Error("STATUS_UNAVAILABLE",
                                   f"{where} is a {snap.purpose!r} list, not a {ref.purpose!r} list"))
             continue

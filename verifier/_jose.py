@@ -33,6 +33,7 @@ __all__ = [
     "jwk_fingerprint",
     "jws_header",
     "key_from_jwk",
+    "media_type",
     "parse_compact",
     "public_jwk",
     "verify_signature",
@@ -247,14 +248,31 @@ def parse_compact(token: str, *, checked: bool = False) -> Compact:
     return Compact(token, header, payload, signing_input, signature)
 
 
+def media_type(value: Any) -> str | None:
+    """*value* as a full, lower-case media type, or None when it is not a string.
+
+    RFC 7515 §4.1.9: a ``typ``/``cty`` without a ``/`` is read with ``application/`` prepended
+    (``vc+jwt`` is ``application/vc+jwt``); media type names are case-insensitive. Raises nothing.
+    """
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    return value if "/" in value else "application/" + value
+
+
 def check_jose_header(header: dict, *, typ: str, cty: str | None) -> None:
-    """Raises MalformedCredential when the header does not have the expected shape."""
+    """Check the header's shape: an ``alg``, a ``kid``, ``typ`` equal to *typ* and, when the header
+    has a ``cty`` and *cty* is given, ``cty`` equal to *cty* (both compared as media types, so
+    ``vc+jwt`` and ``application/vc+jwt`` are the same); ``cty`` itself is optional.
+
+    Raises MalformedCredential when the header does not have the expected shape.
+    """
     alg = header.get("alg")
     if not isinstance(alg, str) or not alg:
         raise MalformedCredential("JWS header has no alg")
-    if header.get("typ") != typ:
+    if media_type(header.get("typ")) != media_type(typ):
         raise MalformedCredential(f"JWS header typ is {header.get('typ')!r}, expected {typ!r}")
-    if cty is not None and header.get("cty") != cty:
+    if cty is not None and "cty" in header and media_type(header["cty"]) != media_type(cty):
         raise MalformedCredential(f"JWS header cty is {header.get('cty')!r}, expected {cty!r}")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:

@@ -48,7 +48,7 @@ from ._errors import (
 from ._input import status_urls
 from ._jose import SignatureCache
 from ._statuslist import LIST_SIZE, decode_list
-from ._trust import TrustList, verify_status_list_credential, verify_trust_list
+from ._trust import TrustList, status_purposes, verify_status_list_credential, verify_trust_list
 
 __all__ = [
     "Resolver",
@@ -80,7 +80,9 @@ class StatusListSnapshot:
     """A verified, decoded status list as of ``fetched_at``.
 
     ``valid_until`` is the status list credential's own ``validUntil`` (None: none given);
-    verification treats a list past it as unavailable.
+    verification treats a list past it as unavailable. A list may serve several purposes
+    (Bitstring Status List §2.2: ``statusPurpose`` is one or more strings): ``purposes`` then
+    holds them all and ``purpose`` the first.
     """
 
     purpose: str
@@ -89,6 +91,11 @@ class StatusListSnapshot:
     valid_until: _dt.datetime | None = None
     url: str | None = None
     issuer: str | None = None
+    purposes: tuple[str, ...] = ()
+
+    def serves(self, purpose: str) -> bool:
+        """Whether a ``credentialStatus`` entry of *purpose* may use this list. Raises nothing."""
+        return purpose in (self.purposes or (self.purpose,))
 
     def age(self, now: _dt.datetime | None = None) -> _dt.timedelta:
         """How old the snapshot is at *now*. Raises nothing."""
@@ -132,8 +139,10 @@ def snapshot_from_jws(
     if len(bits) * 8 < LIST_SIZE:
         raise StatusUnavailable(f"status list {url} has {len(bits) * 8} entries, fewer than {LIST_SIZE}")
     valid_until = parse_time(payload["validUntil"]) if payload.get("validUntil") else None
+    purposes = status_purposes(subject)
     return StatusListSnapshot(
-        purpose=subject["statusPurpose"],
+        purpose=purposes[0],
+        purposes=purposes,
         bits=bits,
         fetched_at=fetched_at or now,
         valid_until=valid_until,
@@ -620,7 +629,7 @@ class HttpResolver:
         if parsed.netloc != registry.netloc:
             raise StatusUnavailable(f"{did} is not a DID of the registry {self.registry_url}")
         url = urllib.parse.urlunsplit((registry.scheme,) + tuple(parsed)[1:])
-        entry = self._get(url, "application/did+json, application/json")
+        entry = self._get(url, "application/did+ld+json, application/did+json, application/json")
         try:
             doc = json.loads(entry.body)
         except ValueError as err:

@@ -43,6 +43,7 @@ __all__ = [
     "verify_registry_jws",
     "verify_trust_list",
     "verify_status_list_credential",
+    "status_purposes",
     "registry_key",
     "did_web",
     "registry_did",
@@ -426,6 +427,17 @@ def verify_trust_list(
     return trust
 
 
+def status_purposes(subject: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``statusPurpose`` of a ``BitstringStatusList`` subject: one string or a list of them
+    (Bitstring Status List §2.2), as a tuple; empty when it is neither. Raises nothing."""
+    value = subject.get("statusPurpose")
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return ()
+
+
 def verify_status_list_credential(
     jws: str | bytes,
     registry_jwks: Mapping[str, Any],
@@ -459,8 +471,8 @@ def verify_status_list_credential(
     subject = payload.get("credentialSubject")
     if not isinstance(subject, dict) or subject.get("type") != "BitstringStatusList":
         raise StatusUnavailable(f"{where} credentialSubject is not a BitstringStatusList")
-    if subject.get("statusPurpose") not in STATUS_PURPOSES:
-        raise StatusUnavailable(f"{where} has unknown statusPurpose {subject.get('statusPurpose')!r}")
+    if not set(status_purposes(subject)) & set(STATUS_PURPOSES):
+        raise StatusUnavailable(f"{where} has no known statusPurpose in {subject.get('statusPurpose')!r}")
     if not isinstance(subject.get("encodedList"), str):
         raise StatusUnavailable(f"{where} has no encodedList")
     try:
