@@ -100,6 +100,7 @@ _EXPORTS: dict[str, str] = {
 _PUBLIC_MODULES = ("grading", "offline")
 
 __all__ = [
+    # public submodules (standard library only)
     "grading",
     "offline",
     # verification
