@@ -69,11 +69,6 @@ CHECK_NAMES: tuple[str, ...] = (
 # Building what the registry signs
 
 
-def context_url(public_url: str) -> str:
-    """The carbon-label JSON-LD context URL of the registry at *public_url*. Raises nothing."""
-    return public_url.rstrip("/") + CONTEXT_PATH
-
-
 def _clean(value: Any, *, keep_null: frozenset[str] = frozenset()) -> Any:
     """Drop None-valued members recursively (and dicts left empty by that); stringify decimals and times."""
     if isinstance(value, dict):

@@ -14,8 +14,6 @@ __all__ = ["MAX_INPUT_LENGTH", "extract_token", "parse_verification_link", "stat
 #: Inputs longer than this are refused as MALFORMED before any parsing (a credential is ~1.5 kB).
 MAX_INPUT_LENGTH = 64 * 1024
 
-
-
 _LINK = re.compile(
     r"(?P<base>https?://[^\s#?]+?)/v/(?P<id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})/?(?:\?[^#\s]*)?(?:#(?P<frag>\S*))?"
@@ -48,8 +46,6 @@ def extract_token(token_or_qr: Any) -> str:
         raise MalformedCredential("input is empty")
     if text.count(".") == 2 and ":" not in text and "/" not in text:
         return text  # a compact JWS, or garbage that parse_compact will refuse
-
-
     try:
         jws = offline.extract_jws(text)
     except VerifierError:
@@ -67,7 +63,6 @@ def extract_token(token_or_qr: Any) -> str:
             "member 'credential') and verify that"
         )
     raise MalformedCredential("input is neither a compact JWS nor a carbon label QR code")
-
 
 
 def status_urls(token_or_qr: str) -> Iterable[str]:
