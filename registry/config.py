@@ -6,8 +6,10 @@ Nothing here reads the environment at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULTS: dict[str, object] = {
     # "production" refuses to start without a key-encryption key and a public URL;
@@ -53,6 +55,8 @@ def validate(app) -> None:
                               "and status-list URL (e.g. https://labels.example.org)")
         cfg["PUBLIC_URL"] = DEV_PUBLIC_URL
     cfg["PUBLIC_URL"] = str(cfg["PUBLIC_URL"]).rstrip("/")
+    if production:
+        check_did_web_url(cfg["PUBLIC_URL"])
     if not cfg.get("MASTER_KEY"):
         key_file = cfg.get("MASTER_KEY_FILE")
         if key_file:
@@ -70,6 +74,32 @@ def validate(app) -> None:
     from .signing import check_master_key
 
     check_master_key(cfg["MASTER_KEY"])
+
+
+def check_did_web_url(public_url: str) -> None:
+    """Refuse a public URL that did:web cannot express: our DIDs are derived from it, and did:web
+    resolves only over https to a domain name (never an IP address), at the root of the host."""
+    parts = urlsplit(public_url)
+    problem = None
+    if parts.scheme != "https":
+        problem = "it is not https (did:web documents are fetched only over https)"
+    elif not parts.hostname:
+        problem = "it has no host"
+    elif _is_ip_address(parts.hostname):
+        problem = "its host is an IP address (a did:web names a domain)"
+    elif parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        problem = "it has a path, query, fragment or user name (the registry's DID is did:web:<host>)"
+    if problem:
+        raise ConfigError(f"REGISTRY_PUBLIC_URL {public_url!r} cannot be a did:web: {problem}. "
+                          "Use the https URL of a domain name, e.g. https://labels.example.org")
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _development_master_key(instance: Path) -> str:

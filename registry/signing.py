@@ -18,7 +18,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verifier.trust import did_web as did_for
+from verifier import did_web as did_for
 
 from .errors import RegistryError
 from .models import SigningKey, utcnow

@@ -6,7 +6,7 @@ lists directly from the database (no JWS round trip, no HTTP). Every check is st
 
 Caches (per process, i.e. per app):
 
-* the :class:`~verifier.trust.TrustList`, keyed by a fingerprint read in one cheap query
+* the :class:`~verifier.TrustList`, keyed by a fingerprint read in one cheap query
   (the newest audit entry, the number of bodies, keys, accreditations and open and closed
   interruptions): suspending, reinstating or withdrawing a body, rotating a key or recording an
   accreditation all change it, so a stale trust list is never served;
@@ -26,11 +26,16 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from verifier import VerificationResult, verify_credential
-from verifier.credential import SignatureCache, parse_verification_link
-from verifier.errors import StatusUnavailable, TrustListUnavailable
-from verifier.keys import StatusListSnapshot
-from verifier.trust import TrustList
+from verifier import (
+    SignatureCache,
+    StatusListSnapshot,
+    StatusUnavailable,
+    TrustList,
+    TrustListUnavailable,
+    VerificationResult,
+    parse_verification_link,
+    verify_credential,
+)
 
 from .db import read_connection
 from .models import Accreditation, AuditEntry, Body, Certificate, Interruption, SigningKey, StatusList

@@ -7,9 +7,12 @@ image additionally needs the ``image`` extra: ``zxing-cpp`` and Pillow).
     >>> result = verify_credential(token_or_scanned_qr_text, HttpResolver("https://labels.example.org"))
     >>> result.verified, result.codes
 
-The public names below are re-exported lazily (PEP 562), so that ``import verifier.offline`` or
-``import verifier.grading`` (standard library only) does not load pyjwt and cryptography.
-See ``docs/verifier.md``.
+The public API is what ``__all__`` lists: the names below, re-exported lazily (PEP 562), and two
+public submodules, :mod:`verifier.grading` (grading schemes) and :mod:`verifier.offline` (the
+offline QR payload codec), which use the standard library only, so that importing them does not
+load pyjwt and cryptography. Every other module is private (``_``-prefixed); imports among them
+run one way: ``_errors`` → ``_base`` → ``_jose``, ``_statuslist`` → ``_trust`` → ``_input`` →
+``_resolvers`` → ``_credential`` → ``_cli``. See ``docs/verifier.md``.
 """
 
 from __future__ import annotations
@@ -18,75 +21,88 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
-    # verifier.credential
-    "CHECK_NAMES": "credential",
-    "KIND_TYPES": "credential",
-    "VC_CONTEXT": "credential",
-    "Check": "credential",
-    "Error": "credential",
-    "SignatureCache": "credential",
-    "VerificationResult": "credential",
-    "alg_for_key": "credential",
-    "build_credential": "credential",
-    "context_url": "credential",
-    "format_time": "credential",
-    "jws_header": "credential",
-    "key_from_jwk": "credential",
-    "parse_time": "credential",
-    "parse_verification_link": "credential",
-    "public_jwk": "credential",
-    "status_entry": "credential",
-    "verify_credential": "credential",
-    # verifier.errors
-    "ERROR_CODES": "errors",
-    "Expired": "errors",
-    "GradeMismatch": "errors",
-    "InputError": "errors",
-    "MalformedCredential": "errors",
-    "NotAccredited": "errors",
-    "NotYetValid": "errors",
-    "OutOfScope": "errors",
-    "Revoked": "errors",
-    "SignatureInvalid": "errors",
-    "StatusUnavailable": "errors",
-    "Suspended": "errors",
-    "TrustListUnavailable": "errors",
-    "UnknownIssuer": "errors",
-    "UnknownKey": "errors",
-    "UnsupportedKey": "errors",
-    "VerifierError": "errors",
-    # verifier.keys
-    "HttpResolver": "keys",
-    "OfflineResolver": "keys",
-    "Resolver": "keys",
-    "StaticResolver": "keys",
-    "StatusListSnapshot": "keys",
-    "save_for_offline": "keys",
-    "snapshot_from_jws": "keys",
-    # verifier.statuslist
-    "LIST_SIZE": "statuslist",
-    "build_status_list_credential": "statuslist",
-    "decode_list": "statuslist",
-    "encode_list": "statuslist",
-    "get_bit": "statuslist",
-    "set_bit": "statuslist",
-    # verifier.trust
-    "TrustList": "trust",
-    "accreditation_entry": "trust",
-    "body_did": "trust",
-    "build_did_document": "trust",
-    "build_trust_list": "trust",
-    "interruption_entry": "trust",
-    "jwks_entry": "trust",
-    "registry_did": "trust",
-    "trust_list_body": "trust",
-    "trust_list_key": "trust",
-    "verify_registry_jws": "trust",
-    "verify_status_list_credential": "trust",
-    "verify_trust_list": "trust",
+    # verifier._errors
+    "ERROR_CODES": "_errors",
+    "Expired": "_errors",
+    "GradeMismatch": "_errors",
+    "InputError": "_errors",
+    "MalformedCredential": "_errors",
+    "NotAccredited": "_errors",
+    "NotYetValid": "_errors",
+    "OutOfScope": "_errors",
+    "Revoked": "_errors",
+    "SignatureInvalid": "_errors",
+    "StatusUnavailable": "_errors",
+    "Suspended": "_errors",
+    "TrustListUnavailable": "_errors",
+    "UnknownIssuer": "_errors",
+    "UnknownKey": "_errors",
+    "UnsupportedKey": "_errors",
+    "VerifierError": "_errors",
+    # verifier._base
+    "KIND_TYPES": "_base",
+    "VC_CONTEXT": "_base",
+    "context_url": "_base",
+    "format_time": "_base",
+    "parse_time": "_base",
+    # verifier._jose
+    "SignatureCache": "_jose",
+    "alg_for_key": "_jose",
+    "jws_header": "_jose",
+    "key_from_jwk": "_jose",
+    "public_jwk": "_jose",
+    # verifier._statuslist
+    "LIST_SIZE": "_statuslist",
+    "build_status_list_credential": "_statuslist",
+    "decode_list": "_statuslist",
+    "encode_list": "_statuslist",
+    "get_bit": "_statuslist",
+    "new_list": "_statuslist",
+    "set_bit": "_statuslist",
+    # verifier._trust
+    "DID_CONTEXTS": "_trust",
+    "TrustList": "_trust",
+    "accreditation_entry": "_trust",
+    "body_did": "_trust",
+    "build_did_document": "_trust",
+    "build_trust_list": "_trust",
+    "did_web": "_trust",
+    "interruption_entry": "_trust",
+    "jwks_entry": "_trust",
+    "registry_did": "_trust",
+    "trust_list_body": "_trust",
+    "trust_list_key": "_trust",
+    "verify_registry_jws": "_trust",
+    "verify_status_list_credential": "_trust",
+    "verify_trust_list": "_trust",
+    # verifier._input
+    "parse_verification_link": "_input",
+    # verifier._resolvers
+    "HttpResolver": "_resolvers",
+    "OfflineResolver": "_resolvers",
+    "Resolver": "_resolvers",
+    "StaticResolver": "_resolvers",
+    "StatusListSnapshot": "_resolvers",
+    "did_web_url": "_resolvers",
+    "save_for_offline": "_resolvers",
+    "snapshot_from_jws": "_resolvers",
+    # verifier._credential
+    "CHECK_NAMES": "_credential",
+    "Check": "_credential",
+    "Error": "_credential",
+    "VerificationResult": "_credential",
+    "build_credential": "_credential",
+    "status_entry": "_credential",
+    "verify_credential": "_credential",
 }
 
+#: Public submodules (standard library only): the grading schemes and the offline QR payload codec.
+_PUBLIC_MODULES = ("grading", "offline")
+
 __all__ = [
+    # public submodules (standard library only)
+    "grading",
+    "offline",
     # verification
     "verify_credential",
     "VerificationResult",
@@ -113,9 +129,12 @@ __all__ = [
     "decode_list",
     "get_bit",
     "set_bit",
+    "new_list",
     "build_status_list_credential",
     # trust
     "TrustList",
+    "did_web",
+    "DID_CONTEXTS",
     "registry_did",
     "body_did",
     "jwks_entry",
@@ -136,6 +155,7 @@ __all__ = [
     "OfflineResolver",
     "save_for_offline",
     "snapshot_from_jws",
+    "did_web_url",
     # errors
     "ERROR_CODES",
     "VerifierError",
@@ -163,6 +183,8 @@ def __getattr__(name: str) -> Any:
     Raises:
         AttributeError: *name* is not part of the public API.
     """
+    if name in _PUBLIC_MODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'verifier' has no attribute {name!r}")
@@ -176,27 +198,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .credential import (
-        CHECK_NAMES,
-        KIND_TYPES,
-        VC_CONTEXT,
-        Check,
-        Error,
-        SignatureCache,
-        VerificationResult,
-        alg_for_key,
-        build_credential,
-        context_url,
-        format_time,
-        jws_header,
-        key_from_jwk,
-        parse_time,
-        parse_verification_link,
-        public_jwk,
-        status_entry,
-        verify_credential,
-    )
-    from .errors import (
+    from ._errors import (
         ERROR_CODES,
         Expired,
         GradeMismatch,
@@ -215,29 +217,37 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         UnsupportedKey,
         VerifierError,
     )
-    from .keys import (
-        HttpResolver,
-        OfflineResolver,
-        Resolver,
-        StaticResolver,
-        StatusListSnapshot,
-        save_for_offline,
-        snapshot_from_jws,
+    from ._base import (
+        KIND_TYPES,
+        VC_CONTEXT,
+        context_url,
+        format_time,
+        parse_time,
     )
-    from .statuslist import (
+    from ._jose import (
+        SignatureCache,
+        alg_for_key,
+        jws_header,
+        key_from_jwk,
+        public_jwk,
+    )
+    from ._statuslist import (
         LIST_SIZE,
         build_status_list_credential,
         decode_list,
         encode_list,
         get_bit,
+        new_list,
         set_bit,
     )
-    from .trust import (
+    from ._trust import (
+        DID_CONTEXTS,
         TrustList,
         accreditation_entry,
         body_did,
         build_did_document,
         build_trust_list,
+        did_web,
         interruption_entry,
         jwks_entry,
         registry_did,
@@ -246,4 +256,26 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         verify_registry_jws,
         verify_status_list_credential,
         verify_trust_list,
+    )
+    from ._input import (
+        parse_verification_link,
+    )
+    from ._resolvers import (
+        HttpResolver,
+        OfflineResolver,
+        Resolver,
+        StaticResolver,
+        StatusListSnapshot,
+        did_web_url,
+        save_for_offline,
+        snapshot_from_jws,
+    )
+    from ._credential import (
+        CHECK_NAMES,
+        Check,
+        Error,
+        VerificationResult,
+        build_credential,
+        status_entry,
+        verify_credential,
     )

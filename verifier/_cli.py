@@ -1,6 +1,6 @@
 """``carbon-verify``: verify a carbon label certificate from a file, stdin or a photo of its QR code.
 
-A thin shell over :func:`verifier.verify_credential` and the resolvers in :mod:`verifier.keys`::
+A thin shell over :func:`verifier.verify_credential` and the resolvers in the resolvers in ``verifier``::
 
     carbon-verify [--json] [--trust-list FILE_OR_URL] [--registry URL] [--registry-jwks FILE]
                   [--offline] [--data-dir DIR] [--at TIME] [--save-offline DIR] INPUT
@@ -21,16 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from .credential import (
-    VerificationResult,
-    _COMPACT,
-    format_time,
-    parse_time,
-    parse_verification_link,
-    verify_credential,
-)
-from .errors import InputError, StatusUnavailable, VerifierError
-from .keys import Fetch, HttpResolver, OfflineResolver, save_for_offline
+from ._base import format_time, parse_time
+from ._credential import VerificationResult, verify_credential
+from ._errors import InputError, StatusUnavailable, VerifierError
+from ._input import parse_verification_link
+from ._jose import COMPACT
+from ._resolvers import Fetch, HttpResolver, OfflineResolver, save_for_offline
 
 __all__ = ["main", "decode_image", "build_parser"]
 
@@ -118,14 +114,14 @@ def decode_image(data: bytes) -> str:
     if not texts:
         raise InputError("no QR code found in the image")
     for text in texts:
-        if _COMPACT.fullmatch(text.strip()) or "/v/" in text:
+        if COMPACT.fullmatch(text.strip()) or "/v/" in text:
             return text
     return texts[0]
 
 
 def _looks_literal(arg: str) -> bool:
     arg = arg.strip()
-    return bool(_COMPACT.fullmatch(arg) or re.match(r"https?://", arg) or (arg.isdigit() and len(arg) > 40))
+    return bool(COMPACT.fullmatch(arg) or re.match(r"https?://", arg) or (arg.isdigit() and len(arg) > 40))
 
 
 def _read_input(arg: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 
 from flask import Response, current_app, request
@@ -29,11 +30,54 @@ def _public_limit():
     return _cfg("RATELIMIT_PUBLIC")
 
 
+# RFC 6749 §5.2: error_description is limited to these characters.
+_OAUTH_TEXT = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+
+
+def _oauth_error(error: str, description: str, status: int) -> Response:
+    """An RFC 6749 §5.2 error: application/json ``{"error", "error_description"}``."""
+    body = {"error": error, "error_description": _OAUTH_TEXT.sub("?", description)}
+    resp = Response(json.dumps(body), status=status, mimetype="application/json")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
+    if status == 401:
+        # The client authenticated with HTTP Basic (or tried to): answer with that scheme.
+        resp.headers["WWW-Authenticate"] = 'Basic realm="registry", charset="UTF-8"'
+    return resp
+
+
 @public.post("/auth/token")
 @limiter.limit(_token_limit)
-@doc(tags=["auth"], responses={401: "invalid_client"})
+@doc(tags=["auth"], responses={400: "RFC 6749 §5.2 error (application/json)",
+                               401: "invalid_client (application/json, WWW-Authenticate: Basic)"})
 def token():
-    """OAuth 2.0 client credentials grant (RFC 6749 §4.4) with HTTP Basic client authentication."""
+    """OAuth 2.0 client credentials grant (RFC 6749 §4.4) with HTTP Basic client authentication.
+
+    Errors are RFC 6749 §5.2 JSON: 401 ``invalid_client``; 400 ``invalid_request``,
+    ``unsupported_grant_type`` or ``unauthorized_client``.
+    """
+    try:
+        return _client_credentials_grant()
+    except RegistryError as err:
+        if err.status >= 500:
+            raise
+        if err.status == 401:
+            return _oauth_error("invalid_client", err.detail, 401)
+        return _oauth_error(err.extra.get("error") or "invalid_request", err.detail, 400)
+
+
+@public.get("/auth/authorize")
+@doc(tags=["auth"], responses={400: "unsupported_response_type (application/json)"})
+def authorize():
+    """The authorization endpoint discovery requires: no response type is supported (client credentials only)."""
+    return _oauth_error("unsupported_response_type",
+                        "This server issues tokens only by the client credentials grant at its token endpoint", 400)
+
+
+def _client_credentials_grant():
+    if len(request.form.getlist("grant_type")) > 1:
+        # RFC 6749 §3.2: a parameter must not be repeated.
+        raise RegistryError("grant_type is repeated", type="invalid_request", extra={"error": "invalid_request"})
     grant = request.form.get("grant_type")
     if grant is None:
         raise RegistryError("grant_type is required", type="invalid_request", extra={"error": "invalid_request"})
@@ -58,12 +102,22 @@ def token():
 @public.get("/.well-known/openid-configuration")
 @doc(tags=["auth"])
 def openid_configuration():
-    """Authorization server metadata naming the token endpoint."""
+    """Provider metadata (OpenID Connect Discovery 1.0 §3) naming the token endpoint.
+
+    Every REQUIRED member is present. Only the client credentials grant is served, so the
+    authorization endpoint refuses every request and no response type is supported; no ID token
+    is ever issued, so the signing algorithms listed are those of our access tokens.
+    """
     base = _cfg("PUBLIC_URL")
-    return {"issuer": base, "token_endpoint": f"{base}/auth/token", "jwks_uri": f"{base}/.well-known/jwks.json",
+    return {"issuer": base,
+            "authorization_endpoint": f"{base}/auth/authorize",
+            "token_endpoint": f"{base}/auth/token",
+            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "response_types_supported": [],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["EdDSA", "ES256"],
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-            "token_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256"]}
+            "token_endpoint_auth_methods_supported": ["client_secret_basic"]}
 
 
 def _ensure_registry_key():
@@ -72,6 +126,11 @@ def _ensure_registry_key():
     if session.new:
         session.commit()
     return key
+
+
+def _did_media_type(document: dict) -> str:
+    # DID Core §6.3: the JSON-LD representation (one with @context) is application/did+ld+json.
+    return "application/did+ld+json" if "@context" in document else "application/did+json"
 
 
 def _cached_json(payload: dict, max_age: int, content_type: str = "application/json") -> Response:
@@ -99,7 +158,8 @@ def jwks():
 def registry_did():
     """The registry's own did:web document."""
     _ensure_registry_key()
-    return _cached_json(svc.registry_did_document(get_session(), _cfg("PUBLIC_URL")), 300, "application/did+json")
+    document = svc.registry_did_document(get_session(), _cfg("PUBLIC_URL"))
+    return _cached_json(document, 300, _did_media_type(document))
 
 
 @public.get("/bodies/<body_id>/did.json")
@@ -108,7 +168,8 @@ def registry_did():
 def body_did(body_id: str):
     """A certification body's did:web document with every key it ever had and its active period."""
     body = svc.get_body(get_session(), body_id)
-    return _cached_json(svc.did_document(body, _cfg("PUBLIC_URL")), 300, "application/did+json")
+    document = svc.did_document(body, _cfg("PUBLIC_URL"))
+    return _cached_json(document, 300, _did_media_type(document))
 
 
 class _TrustListCache:

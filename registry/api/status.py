@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Response, current_app, request
 from sqlalchemy import select
 
-from verifier import statuslist
+import verifier as statuslist
 
 from ..db import get_session
 from ..errors import NotFound
@@ -17,10 +17,12 @@ from ..models import StatusList
 from ..signing import did_for
 from . import doc, public
 
-# Every term our credentials use beyond the VC 2.0 context.
+# Every term our credentials and DID documents use beyond the VC 2.0, DID and CID contexts. Never a
+# term those define (`name`, `description`, `id`, `type`, …): they are protected, and redefining
+# one makes JSON-LD expansion of every credential fail (`name` comes from VC 2.0: schema.org name).
 TERMS = (
     "CarbonFootprintCertificate", "LowCarbonCertificate", "ReducedCarbonCertificate", "CarbonNeutralCertificate",
-    "CarbonLabelledProduct", "certificateNumber", "certificateType", "product", "name", "nameZh", "category", "gtin",
+    "CarbonLabelledProduct", "certificateNumber", "certificateType", "product", "nameZh", "category", "gtin",
     "model", "manufacturer", "footprint", "declaredUnitOfMeasurement", "declaredUnitAmount",
     "pcfExcludingBiogenicUptake", "pcfIncludingBiogenicUptake", "referencePeriodStart", "referencePeriodEnd",
     "boundary", "ipccCharacterizationFactors", "crossSectoralStandards", "stages", "rawMaterialAcquisition",
@@ -30,6 +32,9 @@ TERMS = (
     "offsetsTotal", "renewableElectricityShare", "offsets", "registry", "serialNumber", "quantity", "vintage", "kind",
     "retiredAt", "project", "precedingIds",
 )
+
+
+XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 
 
 class _SignedCache:
@@ -98,6 +103,7 @@ def context():
     ns = current_app.config["PUBLIC_URL"] + "/contexts/carbon-label/v1#"
     body = {"@context": {"@protected": True, **{t: {"@id": ns + t} for t in TERMS},
                          "precedingIds": {"@id": ns + "precedingIds", "@type": "@id", "@container": "@set"},
-                         "basedOn": {"@id": ns + "basedOn", "@type": "@id"}}}
+                         "basedOn": {"@id": ns + "basedOn", "@type": "@id"},
+                         **{t: {"@id": ns + t, "@type": XSD_DATETIME} for t in ("activeFrom", "activeUntil")}}}
     return body, 200, {"Content-Type": "application/ld+json", "Cache-Control": "public, max-age=86400",
                        "Access-Control-Allow-Origin": "*"}

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from verifier import trust
-from verifier.credential import key_from_jwk
+import verifier as trust
+from verifier import key_from_jwk
 
 from .. import auth
 from ..errors import Conflict, InvalidInput, NotFound
@@ -235,7 +235,8 @@ def body_keys_out(body: Body) -> list[dict]:
 def did_document(body: Body, public_url: str) -> dict:
     current = [k.kid for k in body.keys if k.active_until is None]
     return trust.build_did_document(did=body_did(public_url, body.id), keys=body_keys_out(body),
-                                    current_kid=current[0] if current else None)
+                                    current_kid=current[0] if current else None,
+                                    context=trust.context_url(public_url))
 
 
 def registry_keys(session: Session, public_url: str) -> list[SigningKey]:
@@ -249,7 +250,8 @@ def registry_did_document(session: Session, public_url: str) -> dict:
     keys = registry_keys(session, public_url)
     current = [k.kid for k in keys if k.active_until is None]
     return trust.build_did_document(did=did_for(public_url), keys=[_key_entry(k) for k in keys],
-                                    current_kid=current[0] if current else None)
+                                    current_kid=current[0] if current else None,
+                                    context=trust.context_url(public_url))
 
 
 def trust_list_payload(session: Session, public_url: str, ttl: int) -> dict:

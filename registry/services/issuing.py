@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from verifier import credential as vc
+import verifier as vc
 from verifier import grading
 
 from ..domain.neutrality import check_offsets_unused, offset_key

@@ -7,7 +7,7 @@ import secrets
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from verifier import statuslist
+import verifier as statuslist
 
 from ..models import Certificate, StatusList, utcnow
 

@@ -122,8 +122,9 @@ def test_key_rotation_keeps_old_key_verifying(app, client, session, op):
     did = client.get(f"/bodies/{body.id}/did.json").get_json()
     methods = {m["id"]: m for m in did["verificationMethod"]}
     assert set(methods) == {old_key.kid, new_kid}
-    assert methods[old_key.kid]["activeUntil"] is not None and methods[new_kid]["activeUntil"] is None
-    assert did["assertionMethod"] == [new_kid]
+    assert methods[old_key.kid]["activeUntil"] is not None and "activeUntil" not in methods[new_kid]
+    # The retired key stays an assertion method: what it signed while active is still valid.
+    assert did["assertionMethod"] == [new_kid, old_key.kid]
     for m in methods.values():
         assert "d" not in m["publicKeyJwk"]
     # The retired key, from the published document only, still verifies what it signed.

@@ -27,8 +27,7 @@ from verifier import (
     public_jwk,
     status_entry,
 )
-from verifier.credential import alg_for_key
-from verifier.statuslist import LIST_SIZE
+from verifier import LIST_SIZE, alg_for_key
 
 UTC = dt.timezone.utc
 BASE = "https://labels.test"

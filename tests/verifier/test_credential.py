@@ -23,7 +23,7 @@ from verifier import (
     verify_credential,
 )
 from verifier.offline import offline_url
-from verifier.trust import verify_trust_list
+from verifier import verify_trust_list
 
 from .helpers import (
     BASE,

@@ -21,7 +21,7 @@ from verifier import (
     public_jwk,
     status_entry,
 )
-from verifier.credential import parse_verification_link
+from verifier import parse_verification_link
 
 from .helpers import BASE, b64e, footprint_subject
 

@@ -17,7 +17,7 @@ from verifier import (
     save_for_offline,
     verify_credential,
 )
-from verifier.keys import did_web_url
+from verifier import did_web_url
 
 from .helpers import BASE, REGISTRY_DID, no_network
 

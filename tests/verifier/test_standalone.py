@@ -14,7 +14,7 @@ FORBIDDEN = ("flask", "sqlalchemy", "registry", "werkzeug", "marshmallow")
 PROBE = """
 import json, sys, io, contextlib
 import verifier
-import verifier.credential, verifier.keys, verifier.trust, verifier.statuslist, verifier.errors
+import verifier._credential, verifier._resolvers, verifier._trust, verifier._statuslist, verifier._errors
 import verifier.offline, verifier.grading
 from verifier._cli import main
 buf = io.StringIO()

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from verifier import LIST_SIZE, build_status_list_credential, decode_list, encode_list, get_bit, set_bit
-from verifier.statuslist import new_list
+from verifier import new_list
 
 # The 16 KiB all-zero list of the W3C Bitstring Status List v1.0 examples.
 SPEC_EMPTY_LIST = "uH4sIAAAAAAAAA-3BMQEAAADCoPVPbQwfoAAAAAAAAAAAAAAAAAAAAIC3AYbSVKsAQAAA"

@@ -17,7 +17,7 @@ from verifier import (
     verify_status_list_credential,
     verify_trust_list,
 )
-from verifier.keys import snapshot_from_jws
+from verifier import snapshot_from_jws
 
 from .helpers import BASE, DAY, REGISTRY_DID, b64e, sign
 
@@ -212,10 +212,13 @@ def test_built_trust_list_signs_verifies_and_matches_formats(world):
     assert trust.key(f"{did}#key-2").active_at(now)
     assert trust.accredited_at(did, now - 4.5 * DAY, "carbon-footprint", "cement")[1] == "ISSUER_NOT_ACCREDITED"
     doc = build_did_document(did=did, keys=keys, current_kid=f"{did}#key-2")
-    assert doc["assertionMethod"] == [f"{did}#key-2"]
+    assert doc["assertionMethod"] == [f"{did}#key-2", f"{did}#key-1"]
     assert [m["id"] for m in doc["verificationMethod"]] == [f"{did}#key-1", f"{did}#key-2"]
-    assert doc["verificationMethod"][0]["type"] == "JsonWebKey2020"
+    assert {m["type"] for m in doc["verificationMethod"]} == {"JsonWebKey"}
     assert doc["verificationMethod"][0]["activeUntil"] == format_time(now - DAY)
+    assert "activeUntil" not in doc["verificationMethod"][1]
+    assert doc["@context"] == ["https://www.w3.org/ns/did/v1", "https://www.w3.org/ns/cid/v1",
+                               "https://labels.test/contexts/carbon-label/v1"]
     with pytest.raises(ValueError):
         build_did_document(did="did:web:other", keys=keys)
     with pytest.raises(ValueError):

@@ -1,7 +1,7 @@
 """Error types of the verifier.
 
 A *failed verification* is not an exception: :func:`verifier.verify_credential` returns a
-:class:`~verifier.credential.VerificationResult` whose ``errors`` carry the codes below. The
+:class:`~verifier.VerificationResult` whose ``errors`` carry the codes below. The
 exceptions here are raised by the lower-level helpers (parsing a JWK, verifying a trust list or
 a status list, fetching through a resolver) and are turned into result entries by
 ``verify_credential``.

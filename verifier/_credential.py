@@ -10,75 +10,48 @@ The wire format is described in ``docs/formats.md`` and the checks in ``docs/ver
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as _dt
-import functools
 import hashlib
-import json
-import re
+import math
 import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-
-from .errors import (
-    MalformedCredential,
-    SignatureInvalid,
-    UnsupportedKey,
-    VerifierError,
+from . import grading
+from ._base import (
+    UTC,
+    CONTEXT_PATH,
+    KIND_TYPES,
+    STATUS_ENTRY_TYPE,
+    STATUS_PURPOSES,
+    SUBJECT_TYPE,
+    TYPE_KINDS,
+    VC_CONTEXT,
+    as_utc,
+    context_url,
+    format_time,
+    parse_time,
+    utcnow,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .keys import Resolver
+from ._errors import GradeMismatch, MalformedCredential, SignatureInvalid, UnsupportedKey, VerifierError
+from ._input import extract_token
+from ._jose import SignatureCache, alg_for_key, check_jose_header, parse_compact, verify_signature
+from ._resolvers import Resolver
+from ._statuslist import LIST_SIZE, get_bit
 
 __all__ = [
-    "KIND_TYPES",
-    "TYPE_KINDS",
-    "VC_CONTEXT",
-    "CONTEXT_PATH",
     "CHECK_NAMES",
-    "STATUS_PURPOSES",
-    "context_url",
-    "format_time",
-    "parse_time",
     "build_credential",
     "status_entry",
-    "jws_header",
-    "alg_for_key",
-    "public_jwk",
-    "key_from_jwk",
-    "parse_verification_link",
     "Check",
     "Error",
     "VerificationResult",
-    "SignatureCache",
     "verify_credential",
 ]
 
-UTC = _dt.timezone.utc
-
-#: Certificate kind (``credentialSubject.certificateType``) → second credential ``type``.
-KIND_TYPES: dict[str, str] = {
-    "carbon-footprint": "CarbonFootprintCertificate",
-    "low-carbon": "LowCarbonCertificate",
-    "reduced-carbon": "ReducedCarbonCertificate",
-    "carbon-neutral": "CarbonNeutralCertificate",
-}
-#: The reverse of :data:`KIND_TYPES`.
-TYPE_KINDS: dict[str, str] = {v: k for k, v in KIND_TYPES.items()}
-
-VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
-CONTEXT_PATH = "/contexts/carbon-label/v1"
-STATUS_PURPOSES = ("revocation", "suspension")
-SUBJECT_TYPE = "CarbonLabelledProduct"
-STATUS_ENTRY_TYPE = "BitstringStatusListEntry"
 
 #: The checks :func:`verify_credential` reports, always all of them and in this order.
 CHECK_NAMES: tuple[str, ...] = (
@@ -92,81 +65,8 @@ CHECK_NAMES: tuple[str, ...] = (
     "grade",
 )
 
-#: Inputs longer than this are refused as MALFORMED before any parsing (a credential is ~1.5 kB).
-MAX_INPUT_LENGTH = 64 * 1024
-
-_ALGS = ("EdDSA", "ES256")
-_SIG_LENGTH = 64  # both Ed25519 and ES256 (r ‖ s, 32 bytes each)
-
-
-# --------------------------------------------------------------------------------------------
-# Time
-
-
-def _as_utc(dt: _dt.datetime) -> _dt.datetime:
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
-
-
-@functools.lru_cache(maxsize=4096)
-def _format_time_cached(dt: _dt.datetime) -> str:
-    return _as_utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_time(dt: _dt.datetime) -> str:
-    """Format *dt* as RFC 3339 UTC with a ``Z`` suffix and whole seconds (fractions are cut).
-
-    A naive datetime is taken to be UTC (what SQLite hands back for UTC columns).
-
-    Raises:
-        TypeError: *dt* is not a :class:`datetime.datetime`.
-    """
-    if not isinstance(dt, _dt.datetime):
-        raise TypeError(f"expected a datetime, got {type(dt).__name__}")
-    return _format_time_cached(dt)
-
-
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_time_cached(value: str) -> _dt.datetime:
-    if not _RFC3339.fullmatch(value):
-        raise ValueError(f"not an RFC 3339 date-time with a time zone: {value!r}")
-    text = value
-    if "." in text:  # fromisoformat takes at most 6 fraction digits
-        head, _, rest = text.partition(".")
-        digits = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
-        text = head + "." + digits[:6].ljust(6, "0") + rest[len(digits):]
-    return _dt.datetime.fromisoformat(text.upper()).astimezone(UTC)
-
-
-def parse_time(value: Any) -> _dt.datetime:
-    """Parse an RFC 3339 date-time with a time zone (``Z`` or an offset) into an aware UTC datetime.
-
-    Raises:
-        ValueError: *value* is not a string in RFC 3339 date-time form (a date alone, or a
-            time without a zone, is refused).
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"not an RFC 3339 date-time string: {value!r}")
-    return _parse_time_cached(value)
-
-
-def _utcnow() -> _dt.datetime:
-    return _dt.datetime.now(UTC)
-
-
 # --------------------------------------------------------------------------------------------
 # Building what the registry signs
-
-
-def context_url(public_url: str) -> str:
-    """The carbon-label JSON-LD context URL of the registry at *public_url*. Raises nothing."""
-    return public_url.rstrip("/") + CONTEXT_PATH
 
 
 def _clean(value: Any, *, keep_null: frozenset[str] = frozenset()) -> Any:
@@ -201,10 +101,8 @@ def status_entry(*, list_url: str, index: int, purpose: str) -> dict:
 
     Raises:
         ValueError: *purpose* is not ``revocation`` or ``suspension``, or *index* is outside
-            the list (0 ≤ index < :data:`verifier.statuslist.LIST_SIZE`).
+            the list (0 ≤ index < :data:`verifier.LIST_SIZE`).
     """
-    from .statuslist import LIST_SIZE
-
     if purpose not in STATUS_PURPOSES:
         raise ValueError(f"status purpose must be one of {STATUS_PURPOSES}, not {purpose!r}")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < LIST_SIZE:
@@ -247,7 +145,7 @@ def build_credential(
     if kind not in KIND_TYPES:
         raise ValueError(f"unknown certificate kind {kind!r}; expected one of {sorted(KIND_TYPES)}")
     cert_id = str(uuid.UUID(str(certificate_id)))
-    if _as_utc(valid_until) <= _as_utc(valid_from):
+    if as_utc(valid_until) <= as_utc(valid_from):
         raise ValueError("validUntil must be after validFrom")
     base = public_url.rstrip("/")
     derived = {"id": f"{base}/v/{cert_id}", "type": SUBJECT_TYPE, "certificateType": kind}
@@ -276,317 +174,6 @@ def build_credential(
         "credentialSubject": ordered,
         "credentialStatus": [dict(e) for e in status_entries],
     }
-
-
-def jws_header(*, alg: str, kid: str, typ: str = "vc+jwt", cty: str | None = "vc") -> dict:
-    """The protected header of a signed object: ``{"alg", "typ", "cty", "kid"}`` (no ``cty`` if None).
-
-    Raises:
-        ValueError: *alg* is not ``EdDSA`` or ``ES256``, or *kid* is empty.
-    """
-    if alg not in _ALGS:
-        raise ValueError(f"alg must be one of {_ALGS}, not {alg!r}")
-    if not kid:
-        raise ValueError("kid is required")
-    header = {"alg": alg, "typ": typ}
-    if cty is not None:
-        header["cty"] = cty
-    header["kid"] = kid
-    return header
-
-
-# --------------------------------------------------------------------------------------------
-# Keys
-
-
-def alg_for_key(public_key: Any) -> str:
-    """The JWS algorithm a key type dictates: Ed25519 → ``EdDSA``, EC P-256 → ``ES256``.
-
-    Private keys are accepted too (their public half decides).
-
-    Raises:
-        UnsupportedKey: any other key type or curve (RSA, P-384, Ed448, bytes, …).
-    """
-    if isinstance(public_key, (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey)):
-        return "EdDSA"
-    if isinstance(public_key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
-        if isinstance(public_key.curve, ec.SECP256R1):
-            return "ES256"
-        raise UnsupportedKey(f"EC curve {public_key.curve.name} is not supported (P-256 only)")
-    raise UnsupportedKey(f"key type {type(public_key).__name__} is not supported (Ed25519 or P-256 only)")
-
-
-def _b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-_B64URL = re.compile(r"[A-Za-z0-9_-]*", re.ASCII)
-
-
-def _b64d(text: str) -> bytes:
-    """Strict base64url (no padding, URL alphabet, canonical trailing bits)."""
-    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
-        raise ValueError("not base64url")
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if len(text) % 4 and _b64e(raw) != text:
-        raise ValueError("non-canonical base64url")
-    return raw
-
-
-def public_jwk(public_key: Any) -> dict:
-    """The public JWK of an Ed25519 (``OKP``) or P-256 (``EC``) key; never any private member.
-
-    A private key is accepted and only its public half is exported.
-
-    Raises:
-        UnsupportedKey: any other key type or curve.
-    """
-    alg_for_key(public_key)
-    if hasattr(public_key, "private_bytes"):
-        public_key = public_key.public_key()
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
-        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return {"kty": "OKP", "crv": "Ed25519", "x": _b64e(raw)}
-    numbers = public_key.public_numbers()
-    return {
-        "kty": "EC",
-        "crv": "P-256",
-        "x": _b64e(numbers.x.to_bytes(32, "big")),
-        "y": _b64e(numbers.y.to_bytes(32, "big")),
-    }
-
-
-_KEY_CACHE: dict[tuple, Any] = {}
-_KEY_CACHE_MAX = 1024
-_JWK_ALGS = {"OKP": "EdDSA", "EC": "ES256"}
-
-
-def _jwk_fingerprint(jwk: Any) -> tuple:
-    """(kty, crv, x, y). Raises UnsupportedKey unless a JSON object with string members."""
-    if not isinstance(jwk, dict):
-        raise UnsupportedKey("a JWK must be a JSON object")
-    fp = (jwk.get("kty"), jwk.get("crv"), jwk.get("x"), jwk.get("y"))
-    if not all(v is None or isinstance(v, str) for v in fp):
-        raise UnsupportedKey("JWK kty, crv, x and y must be strings")
-    return fp
-
-
-def key_from_jwk(jwk: dict) -> Any:
-    """Parse a public JWK into a ``cryptography`` public key (parsed keys are cached).
-
-    Only ``{"kty": "OKP", "crv": "Ed25519"}`` and ``{"kty": "EC", "crv": "P-256"}`` are
-    accepted; ``kid``, ``alg`` (if it matches), ``use: sig`` and ``key_ops`` may accompany them.
-
-    Raises:
-        UnsupportedKey: any other key type (RSA, symmetric ``oct``, other curves), a JWK with
-            private material (``d``), a declared ``alg``/``use`` that does not fit, or
-            coordinates that are not a valid point.
-    """
-    fp = _jwk_fingerprint(jwk)
-    kty, crv, x, y = fp
-    if "d" in jwk:
-        raise UnsupportedKey("JWK holds private key material; only public keys are accepted")
-    if kty not in _JWK_ALGS:
-        raise UnsupportedKey(f"JWK kty {kty!r} is not supported (OKP Ed25519 or EC P-256 only)")
-    if "alg" in jwk and jwk["alg"] != _JWK_ALGS[kty]:
-        raise UnsupportedKey(f"JWK alg {jwk['alg']!r} does not fit a {kty} {crv} key")
-    if jwk.get("use", "sig") != "sig":
-        raise UnsupportedKey(f"JWK use {jwk['use']!r} is not 'sig'")
-    cached = _KEY_CACHE.get(fp)
-    if cached is not None:
-        return cached
-    try:
-        if kty == "OKP":
-            if crv != "Ed25519" or "y" in jwk:
-                raise UnsupportedKey(f"OKP curve {crv!r} is not supported (Ed25519 only)")
-            raw = _b64d(x)
-            if len(raw) != 32:
-                raise UnsupportedKey("Ed25519 JWK x must be 32 bytes")
-            key = ed25519.Ed25519PublicKey.from_public_bytes(raw)
-        else:
-            if crv != "P-256":
-                raise UnsupportedKey(f"EC curve {crv!r} is not supported (P-256 only)")
-            xb, yb = _b64d(x), _b64d(y)
-            if len(xb) != 32 or len(yb) != 32:
-                raise UnsupportedKey("P-256 JWK x and y must be 32 bytes each")
-            key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + xb + yb)
-    except UnsupportedKey:
-        raise
-    except (ValueError, TypeError) as err:
-        raise UnsupportedKey(f"invalid {kty} JWK: {err}") from err
-    if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
-        _KEY_CACHE.clear()
-    _KEY_CACHE[fp] = key
-    return key
-
-
-# --------------------------------------------------------------------------------------------
-# Compact JWS parsing and signature verification (shared with verifier.trust)
-
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*", re.ASCII)
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-@dataclass(frozen=True, slots=True)
-class _Compact:
-    token: str
-    header: dict
-    payload: dict
-    signing_input: bytes
-    signature: bytes | None  # None: the segment is not canonical base64url
-
-
-_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
-_JSON = json.JSONDecoder(parse_constant=_no_constants)  # refuses NaN / Infinity
-
-
-def _b64d_segment(segment: str) -> bytes:
-    """Decode a segment already known to be in the base64url alphabet (the signature covers
-    the exact text, so non-canonical trailing bits need no check here)."""
-    if len(segment) % 4 == 1:
-        raise ValueError("impossible base64url length")
-    return binascii.a2b_base64(segment.encode("ascii").translate(_URL_TO_STD) + b"=" * (-len(segment) % 4))
-
-
-def _json(raw: bytes) -> Any:
-    return _JSON.decode(raw.decode("utf-8"))
-
-
-def _parse_compact(token: str, *, checked: bool = False) -> _Compact:
-    """Split and decode a compact JWS; nothing is verified. Raises MalformedCredential.
-
-    *checked*: the caller has already matched *token* against ``_COMPACT``.
-    """
-    if not checked and (not isinstance(token, str) or not _COMPACT.fullmatch(token)):
-        raise MalformedCredential("not a compact JWS (three base64url segments separated by dots)")
-    h64, p64, s64 = token.split(".")
-    try:
-        header = _json(_b64d_segment(h64))
-    except (ValueError, UnicodeDecodeError, RecursionError) as err:
-        raise MalformedCredential(f"JWS header is not base64url JSON: {err}") from err
-    try:
-        payload = _json(_b64d_segment(p64))
-    except (ValueError, UnicodeDecodeError, RecursionError) as err:
-        raise MalformedCredential(f"JWS payload is not base64url JSON: {err}") from err
-    try:
-        signature: bytes | None = _b64d(s64)
-    except (ValueError, binascii.Error):
-        signature = None  # reported by the signature check, not as a structure problem
-    if not isinstance(header, dict):
-        raise MalformedCredential("JWS header is not a JSON object")
-    if not isinstance(payload, dict):
-        raise MalformedCredential("JWS payload is not a JSON object")
-    signing_input = token[: len(h64) + 1 + len(p64)].encode("ascii")
-    return _Compact(token, header, payload, signing_input, signature)
-
-
-def _check_jose_header(header: dict, *, typ: str, cty: str | None) -> None:
-    """Raises MalformedCredential when the header does not have the expected shape."""
-    alg = header.get("alg")
-    if not isinstance(alg, str) or not alg:
-        raise MalformedCredential("JWS header has no alg")
-    if header.get("typ") != typ:
-        raise MalformedCredential(f"JWS header typ is {header.get('typ')!r}, expected {typ!r}")
-    if cty is not None and header.get("cty") != cty:
-        raise MalformedCredential(f"JWS header cty is {header.get('cty')!r}, expected {cty!r}")
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise MalformedCredential("JWS header has no kid")
-    if "crit" in header or "b64" in header:
-        raise MalformedCredential("JWS header uses crit/b64 extensions, which are not supported")
-
-
-# One pyjwt PyJWS per algorithm, each allowing only that algorithm.
-_PINNED = {alg: jwt.PyJWS(algorithms=[alg]) for alg in _ALGS}
-_ALG_IMPL = {alg: _PINNED[alg].get_algorithm_by_name(alg) for alg in _ALGS}
-
-
-def _verify_signature(compact: _Compact, public_key: Any, *, alg: str | None = None) -> str:
-    """Verify *compact*'s signature with *public_key*, the algorithm pinned from the key type.
-
-    The header's alg must equal the pinned one (so ``none`` and ``HS256`` fail); the
-    signature is checked with pyjwt's implementation of the pinned algorithm only. The token
-    is not passed through ``PyJWS.decode_complete`` because that re-parses it (a
-    per-character base64 check costing ~60 µs on a 1.6 kB token); the signing input and
-    signature are the exact bytes decode_complete would verify.
-
-    Returns the pinned alg. Raises SignatureInvalid, UnsupportedKey.
-    """
-    pinned = alg_for_key(public_key)
-    if alg is not None and alg != pinned:
-        raise UnsupportedKey(f"key is declared {alg} but its type requires {pinned}")
-    header_alg = compact.header.get("alg")
-    if header_alg != pinned:
-        raise SignatureInvalid(
-            f"header alg {header_alg!r} is not {pinned}, the algorithm of the resolved key"
-        )
-    if compact.signature is None:
-        raise SignatureInvalid("the signature segment is not canonical base64url")
-    if len(compact.signature) != _SIG_LENGTH:
-        raise SignatureInvalid(f"{pinned} signature must be {_SIG_LENGTH} bytes, got {len(compact.signature)}")
-    try:
-        ok = _ALG_IMPL[pinned].verify(compact.signing_input, public_key, compact.signature)
-    except (ValueError, TypeError, jwt.PyJWTError) as err:
-        raise SignatureInvalid(f"signature verification failed: {err}") from err
-    if not ok:
-        raise SignatureInvalid("signature does not verify with the resolved key")
-    return pinned
-
-
-class SignatureCache:
-    """A small thread-safe LRU of signatures already verified, keyed by a SHA-256 of the token and key.
-
-    Only successes are cached. A hit skips the public-key operation (~100 µs for Ed25519) and
-    nothing else: issuer, key period, accreditation, validity, status and grade are checked
-    on every call. Resolvers carry one as ``signature_cache`` (``signature_cache_size=0``
-    disables it); :func:`verify_credential` uses ``getattr(resolver, "signature_cache", None)``.
-    """
-
-    def __init__(self, maxsize: int = 1024) -> None:
-        self.maxsize = maxsize
-        self._data: OrderedDict[bytes, None] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    @staticmethod
-    def key(token: str, kid: str, fingerprint: tuple) -> bytes:
-        """The cache key of *token* verified with the key *kid* whose JWK fingerprint is given. Raises nothing."""
-        h = hashlib.sha256()
-        h.update(repr((kid, fingerprint)).encode())
-        h.update(b"\0")
-        h.update(token.encode("ascii"))
-        return h.digest()
-
-    def __contains__(self, key: bytes) -> bool:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                self.hits += 1
-                return True
-            self.misses += 1
-            return False
-
-    def add(self, key: bytes) -> None:
-        """Remember a verified signature. Raises nothing."""
-        if self.maxsize <= 0:
-            return
-        with self._lock:
-            self._data[key] = None
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget everything. Raises nothing."""
-        with self._lock:
-            self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 # --------------------------------------------------------------------------------------------
@@ -637,7 +224,7 @@ class VerificationResult:
     errors: list[Error]
     credential: dict | None = None
     header: dict | None = None
-    checked_at: _dt.datetime = field(default_factory=_utcnow)
+    checked_at: _dt.datetime = field(default_factory=utcnow)
     status_checked_at: _dt.datetime | None = None
     status_age: _dt.timedelta | None = None
     trust_list_issued_at: _dt.datetime | None = None
@@ -693,66 +280,10 @@ class VerificationResult:
             Check(name, False, message) if name == check else Check(name, False, "not run", skipped=True)
             for name in CHECK_NAMES
         ]
-        return cls(False, checks, [Error(code, message)], checked_at=now or _utcnow())
+        return cls(False, checks, [Error(code, message)], checked_at=now or utcnow())
 
 
 # --------------------------------------------------------------------------------------------
-# Input
-
-
-_LINK = re.compile(
-    r"(?P<base>https?://[^\s#?]+?)/v/(?P<id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-    r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})/?(?:\?[^#\s]*)?(?:#(?P<frag>\S*))?"
-)
-
-
-def parse_verification_link(text: str) -> tuple[str, str] | None:
-    """``(base_url, certificate_id)`` when *text* is a verification link ``<base>/v/<id>[#…]``, else None. Raises nothing."""
-    if not isinstance(text, str):
-        return None
-    m = _LINK.fullmatch(text.strip())
-    if not m:
-        return None
-    return m.group("base"), m.group("id").lower()
-
-
-def _extract_token(token_or_qr: Any) -> str:
-    """The compact JWS in *token_or_qr* (a JWS or scanned QR text). Raises MalformedCredential."""
-    if isinstance(token_or_qr, (bytes, bytearray)):
-        try:
-            token_or_qr = bytes(token_or_qr).decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise MalformedCredential("input is not UTF-8 text") from err
-    if not isinstance(token_or_qr, str):
-        raise MalformedCredential(f"input must be text, not {type(token_or_qr).__name__}")
-    if len(token_or_qr) > MAX_INPUT_LENGTH:
-        raise MalformedCredential(f"input is longer than {MAX_INPUT_LENGTH} characters")
-    text = token_or_qr.strip()
-    if not text:
-        raise MalformedCredential("input is empty")
-    if text.count(".") == 2 and ":" not in text and "/" not in text:
-        return text  # a compact JWS, or garbage that _parse_compact will refuse
-    from . import offline  # the QR payload codec (offline-mode labels)
-
-    try:
-        jws = offline.extract_jws(text)
-    except VerifierError:
-        raise
-    except (ValueError, ArithmeticError, LookupError, UnicodeError) as err:
-        raise MalformedCredential(f"the QR code's offline credential could not be decoded: {err}") from err
-    if jws:
-        return jws
-    link = parse_verification_link(text)
-    if link is not None:
-        base, cert_id = link
-        raise MalformedCredential(
-            "the code is a verification link, not a credential: it cannot be verified offline; "
-            f"fetch the credential from the registry (GET {base}/api/v1/certificates/{cert_id}, "
-            "member 'credential') and verify that"
-        )
-    raise MalformedCredential("input is neither a compact JWS nor a carbon label QR code")
-
-
 # --------------------------------------------------------------------------------------------
 # Structure of the credential payload
 
@@ -774,6 +305,9 @@ class _Claims:
     subject: dict
     category: str
     status: tuple[_StatusRef, ...]
+    not_before: _dt.datetime | None = None  # the JWT nbf claim, when present
+    expires: _dt.datetime | None = None  # the JWT exp claim, when present
+    ignored_status: int = 0  # credentialStatus entries of a type or purpose we do not check
 
 
 def _require(cond: Any, message: str) -> None:
@@ -781,8 +315,24 @@ def _require(cond: Any, message: str) -> None:
         raise MalformedCredential(message)
 
 
+def _numeric_date(payload: dict, name: str) -> _dt.datetime | None:
+    """The JWT NumericDate claim *name* (RFC 7519 §2), None when absent. Raises MalformedCredential."""
+    if name not in payload:
+        return None
+    value = payload[name]
+    _require(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+             f"the JWT claim {name} must be a NumericDate (seconds since 1970-01-01T00:00:00Z), not {value!r}")
+    try:
+        return _dt.datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError) as err:
+        raise MalformedCredential(f"the JWT claim {name} {value!r} is not a representable time") from err
+
+
 def _check_claims(payload: dict) -> _Claims:
     """The credential's claims, with every required member checked. Raises MalformedCredential."""
+    for claim in ("vc", "vp"):
+        # VC-JOSE-COSE §3.1.2: the payload is the credential itself, never wrapped.
+        _require(claim not in payload, f"the JWT claim {claim!r} must not be present (VC-JOSE-COSE §3.1.2)")
     ctx = payload.get("@context")
     _require(isinstance(ctx, list) and ctx and ctx[0] == VC_CONTEXT,
              f"@context must be a list starting with {VC_CONTEXT}")
@@ -802,6 +352,11 @@ def _check_claims(payload: dict) -> _Claims:
     if isinstance(issuer, dict):
         issuer = issuer.get("id")
     _require(isinstance(issuer, str) and issuer.startswith("did:"), "issuer must be a DID")
+    if "iss" in payload:
+        # VC-JOSE-COSE §3.1.2: iss must not contradict issuer; two issuers is no credential.
+        _require(payload["iss"] == issuer,
+                 f"the JWT claim iss {payload['iss']!r} differs from the credential's issuer {issuer}")
+    not_before, expires = _numeric_date(payload, "nbf"), _numeric_date(payload, "exp")
     try:
         valid_from = parse_time(payload.get("validFrom"))
         valid_until = parse_time(payload.get("validUntil"))
@@ -836,11 +391,15 @@ def _check_claims(payload: dict) -> _Claims:
         raw_status = [raw_status]
     _require(isinstance(raw_status, list) and raw_status, "credentialStatus is required")
     refs = []
+    ignored = 0
     for entry in raw_status:
-        _require(isinstance(entry, dict) and entry.get("type") == STATUS_ENTRY_TYPE,
-                 f"credentialStatus entries must be {STATUS_ENTRY_TYPE}")
+        _require(isinstance(entry, dict), "credentialStatus entries must be objects")
         purpose = entry.get("statusPurpose")
-        _require(purpose in STATUS_PURPOSES, f"unknown statusPurpose {purpose!r}")
+        if entry.get("type") != STATUS_ENTRY_TYPE or purpose not in STATUS_PURPOSES:
+            # VC 2.0 §4.10 lets a credential carry status methods a verifier does not know; only
+            # ours are checked (and both are required below).
+            ignored += 1
+            continue
         index = entry.get("statusListIndex")
         _require(isinstance(index, str) and index.isascii() and index.isdigit() and len(index) <= 9,
                  "statusListIndex must be a decimal string")
@@ -850,8 +409,9 @@ def _check_claims(payload: dict) -> _Claims:
         refs.append(_StatusRef(purpose, int(index), url))
     purposes = {r.purpose for r in refs}
     _require(purposes == set(STATUS_PURPOSES),
-             "credentialStatus must have a revocation and a suspension entry")
-    return _Claims(cid, kind, issuer, valid_from, valid_until, subject, product["category"], tuple(refs))
+             f"credentialStatus must have a revocation and a suspension {STATUS_ENTRY_TYPE}")
+    return _Claims(cid, kind, issuer, valid_from, valid_until, subject, product["category"], tuple(refs),
+                   not_before, expires, ignored)
 
 
 # --------------------------------------------------------------------------------------------
@@ -887,9 +447,6 @@ def _recompute_grade(kind: str, subject: dict, payload_digest: bytes | None = No
 
 
 def _grade_uncached(kind: str, subject: dict, scheme_id: str, version: str, label: str) -> str | None:
-    from . import grading
-    from .errors import GradeMismatch
-
     scheme = _SCHEME_CACHE.get((scheme_id, version))
     if scheme is None:
         try:
@@ -920,7 +477,7 @@ def verify_credential(
 
     *token_or_qr* is a compact JWS or the text of a scanned label QR code (an offline-mode URL
     carrying the credential). *resolver* supplies the trust list and status lists (see
-    :mod:`verifier.keys`). *now* (default: the current time) is the time validity is judged at.
+    the resolvers in ``verifier``). *now* (default: the current time) is the time validity is judged at.
 
     Checks, in order: ``structure`` (MALFORMED), ``issuer`` (UNKNOWN_ISSUER), ``key``
     (UNKNOWN_KEY), ``signature`` (SIGNATURE_INVALID), ``accreditation``
@@ -932,10 +489,10 @@ def verify_credential(
 
     Raises:
         Nothing for bad input or a failed verification (that is the result). Exceptions other
-        than :class:`~verifier.errors.VerifierError` and ``OSError`` raised by a custom
+        than :class:`~verifier.VerifierError` and ``OSError`` raised by a custom
         resolver propagate.
     """
-    now = _utcnow() if now is None else _as_utc(now)
+    now = utcnow() if now is None else as_utc(now)
     checks: list[Check] = []
     errors: list[Error] = []
     result = VerificationResult(False, checks, errors, checked_at=now)
@@ -951,17 +508,19 @@ def verify_credential(
 
     # structure
     try:
-        compact = _parse_compact(_extract_token(token_or_qr))
+        compact = parse_compact(extract_token(token_or_qr))
         result.header = compact.header
         result.credential = compact.payload
-        _check_jose_header(compact.header, typ="vc+jwt", cty="vc")
+        check_jose_header(compact.header, typ="vc+jwt", cty="vc")
         claims = _check_claims(compact.payload)
     except MalformedCredential as err:
         fail("structure", err.code, err.message)
         return stop("the credential is malformed")
     header = compact.header
+    ignored = (f"; ignored {claims.ignored_status} credentialStatus entries of a type or purpose not checked"
+               if claims.ignored_status else "")
     checks.append(Check("structure", True,
-                        f"{claims.kind} credential {claims.id} (vc+jwt, {header['alg']})"))
+                        f"{claims.kind} credential {claims.id} (vc+jwt, {header['alg']}){ignored}"))
 
     # issuer
     try:
@@ -1009,7 +568,7 @@ def verify_credential(
         checks.append(Check("signature", True, f"{pinned} signature verified (cached)"))
     else:
         try:
-            _verify_signature(compact, public_key)
+            verify_signature(compact, public_key)
         except (SignatureInvalid, UnsupportedKey) as err:
             fail("signature", "SIGNATURE_INVALID", err.message)
             return stop("the signature did not verify")
@@ -1026,12 +585,18 @@ def verify_credential(
 
     # validity
     vf, vu = format_time(claims.valid_from), format_time(claims.valid_until)
+    nbf, exp = claims.not_before, claims.expires
     if now < claims.valid_from:
         fail("validity", "NOT_YET_VALID", f"not valid before {vf}")
+    elif nbf is not None and now < nbf:
+        fail("validity", "NOT_YET_VALID", f"the JWT is not valid before {format_time(nbf)} (nbf)")
     elif now >= claims.valid_until:
         fail("validity", "EXPIRED", f"expired at {vu}")
+    elif exp is not None and now >= exp:
+        fail("validity", "EXPIRED", f"the JWT expired at {format_time(exp)} (exp)")
     else:
-        checks.append(Check("validity", True, f"valid from {vf} until {vu}"))
+        jwt_window = "".join([f", nbf {format_time(nbf)}" if nbf else "", f", exp {format_time(exp)}" if exp else ""])
+        checks.append(Check("validity", True, f"valid from {vf} until {vu}{jwt_window}"))
 
     # status
     _check_status(claims, trust, resolver, now, result, checks, errors)
@@ -1061,8 +626,6 @@ def verify_credential(
 
 def _check_status(claims: _Claims, trust: Any, resolver: Any, now: _dt.datetime,
                   result: VerificationResult, checks: list[Check], errors: list[Error]) -> None:
-    from .statuslist import get_bit
-
     problems: list[Error] = []
     fine: list[str] = []
     oldest: _dt.datetime | None = None
@@ -1073,7 +636,7 @@ def _check_status(claims: _Claims, trust: Any, resolver: Any, now: _dt.datetime,
         except (VerifierError, OSError) as err:
             problems.append(Error("STATUS_UNAVAILABLE", f"{where} unavailable: {err}"))
             continue
-        if snap.purpose != ref.purpose:
+        if not snap.serves(ref.purpose):
             problems.append(Error("STATUS_UNAVAILABLE",
                                   f"{where} is a {snap.purpose!r} list, not a {ref.purpose!r} list"))
             continue
@@ -1110,12 +673,3 @@ def _check_status(claims: _Claims, trust: Any, resolver: Any, now: _dt.datetime,
         checks.append(Check("status", True, ", ".join(fine) + as_of))
 
 
-def _iter_status_urls(token_or_qr: str) -> Iterable[str]:
-    """The status list URLs a credential references, read without verifying it. Raises MalformedCredential."""
-    compact = _parse_compact(_extract_token(token_or_qr))
-    raw = compact.payload.get("credentialStatus")
-    if isinstance(raw, dict):
-        raw = [raw]
-    for entry in raw if isinstance(raw, list) else []:
-        if isinstance(entry, dict) and isinstance(entry.get("statusListCredential"), str):
-            yield entry["statusListCredential"]

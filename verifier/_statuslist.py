@@ -15,6 +15,8 @@ import io
 import re
 import zlib
 
+from ._base import STATUS_PURPOSES, VC_CONTEXT, format_time
+
 __all__ = [
     "LIST_SIZE",
     "MAX_DECODED_BYTES",
@@ -134,8 +136,6 @@ def build_status_list_credential(
         ValueError: *purpose* is not ``revocation`` or ``suspension``, *encoded_list* is not
             multibase base64url, or *valid_until* is not after *valid_from*.
     """
-    from .credential import STATUS_PURPOSES, VC_CONTEXT, format_time
-
     if purpose not in STATUS_PURPOSES:
         raise ValueError(f"status purpose must be one of {STATUS_PURPOSES}, not {purpose!r}")
     if not isinstance(encoded_list, str) or not encoded_list.startswith("u"):

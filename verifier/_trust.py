@@ -15,21 +15,17 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .credential import (
-    KIND_TYPES,
-    STATUS_PURPOSES,
-    _check_jose_header,
-    _jwk_fingerprint,
-    _parse_compact,
-    _utcnow,
-    _verify_signature,
+from ._base import CONTEXT_PATH, KIND_TYPES, STATUS_PURPOSES, format_time, parse_time, utcnow
+from ._jose import (
     alg_for_key,
-    format_time,
+    check_jose_header,
+    jwk_fingerprint,
     key_from_jwk,
-    parse_time,
+    parse_compact,
     public_jwk,
+    verify_signature,
 )
-from .errors import (
+from ._errors import (
     MalformedCredential,
     StatusUnavailable,
     TrustListUnavailable,
@@ -47,6 +43,7 @@ __all__ = [
     "verify_registry_jws",
     "verify_trust_list",
     "verify_status_list_credential",
+    "status_purposes",
     "registry_key",
     "did_web",
     "registry_did",
@@ -164,7 +161,7 @@ def _time(value: Any, where: str, *, optional: bool = False) -> _dt.datetime | N
 def _safe_fingerprint(jwk: dict) -> tuple:
     """The JWK fingerprint, or () for a JWK the verifier cannot use (refused when used: UNKNOWN_KEY)."""
     try:
-        return _jwk_fingerprint(jwk)
+        return jwk_fingerprint(jwk)
     except UnsupportedKey:
         return ()
 
@@ -307,7 +304,7 @@ class TrustList:
 
     def expired(self, now: _dt.datetime | None = None) -> bool:
         """True when the trust list's ``exp`` has passed. Raises nothing."""
-        return self.expires_at is not None and (now or _utcnow()) >= self.expires_at
+        return self.expires_at is not None and (now or utcnow()) >= self.expires_at
 
     def accredited_at(
         self, did: str, t: _dt.datetime, kind: str, category: str
@@ -388,10 +385,10 @@ def verify_registry_jws(
             jws = bytes(jws).decode("ascii")
         except UnicodeDecodeError as err:
             raise MalformedCredential("JWS is not ASCII") from err
-    compact = _parse_compact(jws.strip())
-    _check_jose_header(compact.header, typ=typ, cty=cty)
+    compact = parse_compact(jws.strip())
+    check_jose_header(compact.header, typ=typ, cty=cty)
     key = registry_key(registry_jwks, compact.header["kid"])
-    _verify_signature(compact, key)
+    verify_signature(compact, key)
     return compact.header, compact.payload
 
 
@@ -407,7 +404,7 @@ def verify_trust_list(
         TrustListUnavailable: bad signature, unknown registry key, wrong typ, malformed
             payload, or expired (the message says which, and when it expired).
     """
-    now = _utcnow() if now is None else now
+    now = utcnow() if now is None else now
     try:
         header, payload = verify_registry_jws(jws, registry_jwks, typ="trust-list+jwt")
     except VerifierError as err:
@@ -430,6 +427,17 @@ def verify_trust_list(
     return trust
 
 
+def status_purposes(subject: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``statusPurpose`` of a ``BitstringStatusList`` subject: one string or a list of them
+    (Bitstring Status List §2.2), as a tuple; empty when it is neither. Raises nothing."""
+    value = subject.get("statusPurpose")
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return ()
+
+
 def verify_status_list_credential(
     jws: str | bytes,
     registry_jwks: Mapping[str, Any],
@@ -446,7 +454,7 @@ def verify_status_list_credential(
     Raises:
         StatusUnavailable: any of the above fails (the message says which).
     """
-    now = _utcnow() if now is None else now
+    now = utcnow() if now is None else now
     where = f"status list {url}" if url else "status list"
     try:
         header, payload = verify_registry_jws(jws, registry_jwks, typ="vc+jwt", cty="vc")
@@ -463,8 +471,8 @@ def verify_status_list_credential(
     subject = payload.get("credentialSubject")
     if not isinstance(subject, dict) or subject.get("type") != "BitstringStatusList":
         raise StatusUnavailable(f"{where} credentialSubject is not a BitstringStatusList")
-    if subject.get("statusPurpose") not in STATUS_PURPOSES:
-        raise StatusUnavailable(f"{where} has unknown statusPurpose {subject.get('statusPurpose')!r}")
+    if not set(status_purposes(subject)) & set(STATUS_PURPOSES):
+        raise StatusUnavailable(f"{where} has no known statusPurpose in {subject.get('statusPurpose')!r}")
     if not isinstance(subject.get("encodedList"), str):
         raise StatusUnavailable(f"{where} has no encodedList")
     try:
@@ -482,8 +490,12 @@ def verify_status_list_credential(
 # --------------------------------------------------------------------------------------------
 # Building what the registry publishes (the one definition of these formats)
 
-#: ``@context`` of a DID document.
-DID_CONTEXTS = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"]
+#: The standard part of a DID document's ``@context``: DID Core 1.0, then Controlled Identifiers
+#: 1.0, which defines ``JsonWebKey`` and ``publicKeyJwk`` (VC-JOSE-COSE §3.3). The carbon-label
+#: context follows them, for ``activeFrom`` and ``activeUntil``.
+DID_CONTEXTS = ["https://www.w3.org/ns/did/v1", "https://www.w3.org/ns/cid/v1"]
+#: The verification method type VC-JOSE-COSE §3.3 requires.
+VERIFICATION_METHOD_TYPE = "JsonWebKey"
 
 
 def did_web(public_url: str, *path: str) -> str:
@@ -602,20 +614,40 @@ def build_trust_list(*, public_url: str, bodies: list[dict], issued_at: _dt.date
     return payload
 
 
-def build_did_document(*, did: str, keys: list[dict], current_kid: str | None = None) -> dict:
-    """A ``did:web`` document: every key the owner ever had (``keys`` are :func:`trust_list_key`
-    entries) in ``verificationMethod`` with its period; ``assertionMethod`` lists only *current_kid*.
+def build_did_document(*, did: str, keys: list[dict], current_kid: str | None = None,
+                       context: str | None = None) -> dict:
+    """A ``did:web`` document (JSON-LD, ``application/did+ld+json``) listing every key the owner
+    ever had (``keys`` are :func:`trust_list_key` entries) as a ``JsonWebKey`` verification method
+    with ``publicKeyJwk`` and its active period (``activeFrom``, and ``activeUntil`` once retired).
+
+    Every key stays in ``assertionMethod``, retired ones too: what a key signed while it was
+    active stays valid, and a verifier decides by the key's period, not by its being current.
+    *current_kid*, when given, is listed first. *context* is the URL of the carbon-label context
+    defining ``activeFrom``/``activeUntil`` (:func:`context_url`); by default the one at the
+    ``https`` origin the did:web names.
 
     Raises:
-        ValueError: a key id not under *did*, or *current_kid* not among the keys.
+        ValueError: a key id not under *did*, *current_kid* not among the keys, or (without
+            *context*) *did* not a ``did:web``.
     """
     methods = []
     for k in keys:
         if not k["kid"].startswith(did + "#"):
             raise ValueError(f"key {k['kid']} is not a key of {did}")
-        methods.append({"id": k["kid"], "type": "JsonWebKey2020", "controller": did, "publicKeyJwk": k["jwk"],
-                        "activeFrom": k["activeFrom"], "activeUntil": k.get("activeUntil")})
-    if current_kid is not None and current_kid not in {k["kid"] for k in keys}:
-        raise ValueError(f"current key {current_kid} is not among the keys")
-    return {"@context": list(DID_CONTEXTS), "id": did, "controller": did, "verificationMethod": methods,
-            "assertionMethod": [current_kid] if current_kid else []}
+        method = {"id": k["kid"], "type": VERIFICATION_METHOD_TYPE, "controller": did, "publicKeyJwk": k["jwk"],
+                  "activeFrom": k["activeFrom"]}
+        if k.get("activeUntil"):
+            method["activeUntil"] = k["activeUntil"]
+        methods.append(method)
+    kids = [m["id"] for m in methods]
+    if current_kid is not None:
+        if current_kid not in kids:
+            raise ValueError(f"current key {current_kid} is not among the keys")
+        kids = [current_kid, *(k for k in kids if k != current_kid)]
+    if context is None:
+        if not did.startswith("did:web:"):
+            raise ValueError(f"not a did:web: {did!r}")
+        host = urllib.parse.unquote(did.split(":")[2])
+        context = f"https://{host}{CONTEXT_PATH}"
+    return {"@context": [*DID_CONTEXTS, context], "id": did, "controller": did, "verificationMethod": methods,
+            "assertionMethod": kids}

@@ -5,14 +5,14 @@ A resolver is any object with two methods (the :class:`Resolver` protocol):
 * ``trust_list() -> TrustList`` — the verified trust list (issuers, accreditations, keys);
 * ``status_list(url) -> StatusListSnapshot`` — a verified, decoded status list.
 
-Both raise :class:`~verifier.errors.StatusUnavailable` (the trust list:
-:class:`~verifier.errors.TrustListUnavailable`) when the information cannot be obtained or
+Both raise :class:`~verifier.StatusUnavailable` (the trust list:
+:class:`~verifier.TrustListUnavailable`) when the information cannot be obtained or
 does not verify. A resolver may also carry a ``signature_cache``
-(:class:`~verifier.credential.SignatureCache`).
+(:class:`~verifier.SignatureCache`).
 
 Three implementations:
 
-* :class:`StaticResolver` — in memory, from a :class:`~verifier.trust.TrustList` and snapshots
+* :class:`StaticResolver` — in memory, from a :class:`~verifier.TrustList` and snapshots
   (or from their signed JWS). For servers that already hold the data, tests and benchmarks.
 * :class:`HttpResolver` — fetches from a registry over HTTP(S), caching in memory and
   optionally on disk, honouring ``Cache-Control: max-age`` and ``ETag``/``If-None-Match``.
@@ -38,15 +38,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
-from .credential import SignatureCache, _iter_status_urls, _utcnow, format_time, parse_time
-from .errors import (
+from ._base import format_time, parse_time, utcnow
+from ._errors import (
     InputError,
     StatusUnavailable,
     TrustListUnavailable,
     UnknownKey,
 )
-from .statuslist import LIST_SIZE, decode_list
-from .trust import TrustList, verify_status_list_credential, verify_trust_list
+from ._input import status_urls
+from ._jose import SignatureCache
+from ._statuslist import LIST_SIZE, decode_list
+from ._trust import TrustList, status_purposes, verify_status_list_credential, verify_trust_list
 
 __all__ = [
     "Resolver",
@@ -78,7 +80,9 @@ class StatusListSnapshot:
     """A verified, decoded status list as of ``fetched_at``.
 
     ``valid_until`` is the status list credential's own ``validUntil`` (None: none given);
-    verification treats a list past it as unavailable.
+    verification treats a list past it as unavailable. A list may serve several purposes
+    (Bitstring Status List §2.2: ``statusPurpose`` is one or more strings): ``purposes`` then
+    holds them all and ``purpose`` the first.
     """
 
     purpose: str
@@ -87,10 +91,15 @@ class StatusListSnapshot:
     valid_until: _dt.datetime | None = None
     url: str | None = None
     issuer: str | None = None
+    purposes: tuple[str, ...] = ()
+
+    def serves(self, purpose: str) -> bool:
+        """Whether a ``credentialStatus`` entry of *purpose* may use this list. Raises nothing."""
+        return purpose in (self.purposes or (self.purpose,))
 
     def age(self, now: _dt.datetime | None = None) -> _dt.timedelta:
         """How old the snapshot is at *now*. Raises nothing."""
-        return (now or _utcnow()) - self.fetched_at
+        return (now or utcnow()) - self.fetched_at
 
 
 @runtime_checkable
@@ -118,9 +127,9 @@ def snapshot_from_jws(
 
     Raises:
         StatusUnavailable: the JWS does not verify, is expired, is not the list at *url*, or
-            its ``encodedList`` is invalid or shorter than :data:`~verifier.statuslist.LIST_SIZE`.
+            its ``encodedList`` is invalid or shorter than :data:`~verifier.LIST_SIZE`.
     """
-    now = now or _utcnow()
+    now = now or utcnow()
     payload = verify_status_list_credential(jws, registry_jwks, url=url, now=now)
     subject = payload["credentialSubject"]
     try:
@@ -130,8 +139,10 @@ def snapshot_from_jws(
     if len(bits) * 8 < LIST_SIZE:
         raise StatusUnavailable(f"status list {url} has {len(bits) * 8} entries, fewer than {LIST_SIZE}")
     valid_until = parse_time(payload["validUntil"]) if payload.get("validUntil") else None
+    purposes = status_purposes(subject)
     return StatusListSnapshot(
-        purpose=subject["statusPurpose"],
+        purpose=purposes[0],
+        purposes=purposes,
         bits=bits,
         fetched_at=fetched_at or now,
         valid_until=valid_until,
@@ -165,7 +176,7 @@ class StaticResolver:
             ValueError: a snapshot given without a mapping key has no ``url``.
         """
         self._trust = trust_list
-        self._now = now or _utcnow
+        self._now = now or utcnow
         self._status: dict[str, StatusListSnapshot] = {}
         items = status_lists.items() if isinstance(status_lists, Mapping) else (
             (s.url, s) for s in status_lists)
@@ -191,7 +202,7 @@ class StaticResolver:
             TrustListUnavailable: the trust list does not verify or has expired.
             StatusUnavailable: a status list does not verify.
         """
-        now = now or _utcnow()
+        now = now or utcnow()
         trust = verify_trust_list(trust_list_jws, registry_jwks, now=now)
         snaps = {url: snapshot_from_jws(jws, registry_jwks, url=url, fetched_at=now, now=now)
                  for url, jws in (status_list_jws or {}).items()}
@@ -363,7 +374,7 @@ class HttpResolver:
         self._fetch: Fetch = _adapt_fetch(fetch) if fetch else (
             lambda url, headers: urllib_fetch(url, headers, timeout=timeout))
         self.max_age = max_age
-        self._clock = clock or _utcnow
+        self._clock = clock or utcnow
         self._prefixes = tuple(allowed_status_prefixes or (f"{self.registry_url}/status/",))
         self._entries: dict[str, _Entry] = {}
         self._trust: tuple[bytes, TrustList] | None = None
@@ -618,7 +629,7 @@ class HttpResolver:
         if parsed.netloc != registry.netloc:
             raise StatusUnavailable(f"{did} is not a DID of the registry {self.registry_url}")
         url = urllib.parse.urlunsplit((registry.scheme,) + tuple(parsed)[1:])
-        entry = self._get(url, "application/did+json, application/json")
+        entry = self._get(url, "application/did+ld+json, application/did+json, application/json")
         try:
             doc = json.loads(entry.body)
         except ValueError as err:
@@ -683,7 +694,7 @@ class OfflineResolver:
         StatusUnavailable).
         """
         self.directory = Path(directory)
-        self._clock = clock or _utcnow
+        self._clock = clock or utcnow
         self._override_jwks = registry_jwks
         self._override_trust = trust_list_jws
         self._manifest: dict | None = None
@@ -845,7 +856,7 @@ def save_for_offline(
     jwks = resolver.registry_jwks()
     trust_jws = resolver.trust_list_jws()
     trust = resolver.trust_list()
-    now = _utcnow()
+    now = utcnow()
 
     urls: list[str] = []
 
@@ -860,7 +871,7 @@ def save_for_offline(
         except StatusUnavailable:
             pass  # the registry publishes no index: save only what credentials reference
     for text in credentials:
-        for url in _iter_status_urls(text):
+        for url in status_urls(text):
             want(url)
     if previous.get("registry") == resolver.registry_url:
         for url in (previous.get("statusLists") or {}):
