@@ -155,7 +155,7 @@ def fan_out(app) -> int:
                 if sub.created_at <= event.created_at and matches(sub.filter or {}, event.data):
                     session.add(Delivery(id=new_event_id(), kind="webhook", subscription_id=sub.id,
                                          client_id=sub.client_id, url=sub.callback_url, event=body,
-                                         next_attempt_at=now))
+                                         next_attempt_at=now, created_at=utcnow()))
             event.fanned_out_at = now
         session.commit()
         return len(events)
@@ -172,7 +172,7 @@ def _claim(session: Session, owner: str, batch: int) -> list[Delivery]:
     lease = timedelta(seconds=float(_cfg("DELIVERY_LEASE_SECONDS", 60)))
     free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
     due = (select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now, free)
-           .order_by(Delivery.next_attempt_at).limit(batch))
+           .order_by(Delivery.next_attempt_at, Delivery.created_at).limit(batch))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     # The guard is repeated in the UPDATE itself: on SQLite (no row locks) it is what makes the
@@ -184,7 +184,8 @@ def _claim(session: Session, owner: str, batch: int) -> list[Delivery]:
     session.commit()
     if not ids:
         return []
-    return session.scalars(select(Delivery).where(Delivery.id.in_(ids), Delivery.lease_owner == owner)).all()
+    return session.scalars(select(Delivery).where(Delivery.id.in_(ids), Delivery.lease_owner == owner)
+                           .order_by(Delivery.created_at)).all()
 
 
 def _send(delivery: Delivery, config) -> tuple[int | None, str | None]:
