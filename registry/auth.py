@@ -168,9 +168,17 @@ def current_principal() -> Principal:
         role = claims.get("role")
         if role not in ("operator", "body", "procurement"):
             raise InvalidToken("The access token carries no known role")
+        if role == "procurement" and _revoked(claims["sub"]):
+            # Procurement clients are revoked by the operator alone; their tokens end with them.
+            raise InvalidToken("The client of this access token has been revoked")
         principal = Principal(claims["sub"], role, claims.get("body"))
         g.principal = principal
     return principal
+
+
+def _revoked(client_id: str) -> bool:
+    disabled = get_session().scalar(select(OAuthClient.disabled_at).where(OAuthClient.client_id == client_id))
+    return disabled is not None
 
 
 def require(*roles: str):

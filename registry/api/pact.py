@@ -21,6 +21,9 @@ from ..models import Certificate, OAuthClient, utcnow
 from . import doc
 
 bp = Blueprint("pact", __name__, url_prefix="/3")
+PACT_ERRORS = {400: 'PACT error {"code": "BadRequest", "message"}',
+               401: 'PACT error {"code": "BadRequest" or "TokenExpired", "message"}',
+               403: 'PACT error {"code": "AccessDenied", "message"}', 404: 'PACT error {"code": "NotFound", "message"}'}
 
 FILTERS = ("productId", "companyId", "geography", "classification", "validOn", "validAfter", "validBefore",
            "status")
@@ -150,7 +153,7 @@ def footprints_for(params: dict[str, list[str]], *, limit: int, offset: int = 0
 
 @bp.get("/footprints")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"], key_func=_limiter_key)
-@doc(auth="procurement", tags=["PACT v3"], params=[
+@doc(auth="procurement", tags=["PACT v3"], responses=PACT_ERRORS, params=[
     {"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in (*FILTERS, "limit")])
 def list_footprints():
     """PACT ListFootprints: certificates with a footprint, filtered and paginated by a Link header."""
@@ -167,7 +170,7 @@ def list_footprints():
 
 @bp.get("/footprints/<pf_id>")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"], key_func=_limiter_key)
-@doc(auth="procurement", tags=["PACT v3"])
+@doc(auth="procurement", tags=["PACT v3"], responses=PACT_ERRORS)
 def get_footprint(pf_id: str):
     """PACT GetFootprint: one certificate's ProductFootprint by its id."""
     _principal()
@@ -210,7 +213,7 @@ def _request_criteria(data: dict) -> dict[str, list[str]]:
 
 @bp.post("/events")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"], key_func=_limiter_key)
-@doc(auth="procurement", tags=["PACT v3"])
+@doc(auth="procurement", tags=["PACT v3"], responses=PACT_ERRORS)
 def receive_event():
     """PACT Action Events: RequestCreated is answered later at ``{source}/3/events``; Published is accepted."""
     principal = _principal()

@@ -29,6 +29,7 @@ def test_operator_creates_lists_and_revokes_procurement_clients(client, session,
     assert client.get("/api/v1/subscriptions", headers=bearer(token)).status_code == 200
     revoked = client.post(f"/api/v1/procurement-clients/{created['clientId']}/revoke", headers=headers)
     assert revoked.status_code == 200 and revoked.get_json()["revokedAt"]
+    assert client.get("/api/v1/subscriptions", headers=bearer(token)).status_code == 401  # its tokens end too
     resp = client.post("/auth/token", data={"grant_type": "client_credentials"},
                        headers={"Authorization": basic(created["clientId"], created["clientSecret"])})
     assert resp.status_code == 401
