@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from registry import callbacks, outbox
@@ -282,11 +283,16 @@ def test_concurrent_claims_never_share_a_delivery(registry_tls):
         with _db(reg) as session:
             barrier.wait()
             got = []
-            for _ in range(4):
+            for _ in range(30):
                 try:
-                    got += [d.id for d in outbox._claim(session, name, 3)]
-                except Exception:  # SQLite busy under contention: the round is simply retried
+                    claimed = [d.id for d in outbox._claim(session, name, 3)]
+                except OperationalError:  # SQLite busy under contention: the round is simply retried
                     session.rollback()
+                    time.sleep(0.01)
+                    continue
+                if not claimed:
+                    break
+                got += claimed
             results[name] = got
 
     threads = [threading.Thread(target=claim, args=(f"w{n}",)) for n in range(3)]
