@@ -248,24 +248,41 @@ def deliver(app) -> int:
         except OperationalError:
             session.rollback()
             return 0
-        for delivery in claimed:
-            status, error = _send(delivery, config)
-            attempts = delivery.attempts + 1
-            now = utcnow()
-            values: dict = {"attempts": attempts, "last_status": status, "last_error": error,
-                            "lease_owner": None, "lease_until": None}
-            if error is None:
-                values.update(status="delivered", delivered_at=now)
-            elif attempts >= int(_cfg("DELIVERY_MAX_ATTEMPTS", 8)):
-                values.update(status="dead")
-                log.warning("delivery %s dead after %d attempts: %s", delivery.id, attempts, error)
-            else:
-                values.update(next_attempt_at=now + timedelta(seconds=_backoff(attempts)))
-            # Only while the lease is ours: a worker that outlived its lease records nothing.
-            session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.lease_owner == owner)
-                            .values(**values))
-            session.commit()
+        send_claimed(session, claimed, owner, config)
         return len(claimed)
     finally:
         if session is not config.get("SESSION"):
             session.close()
+
+
+def send_claimed(session: Session, claimed: list[Delivery], owner: str, config) -> None:
+    lease = timedelta(seconds=float(_cfg("DELIVERY_LEASE_SECONDS", 60)))
+    for delivery in claimed:
+        # A batch can outlast one lease: renew it just before sending, and skip the delivery if
+        # another worker has taken it over meanwhile (it is then that worker's to send).
+        try:
+            renewed = session.execute(update(Delivery).where(Delivery.id == delivery.id,
+                                                             Delivery.lease_owner == owner)
+                                      .values(lease_until=utcnow() + lease)).rowcount
+            session.commit()
+        except OperationalError:  # SQLite busy: leave it; the lease runs out and it is sent later
+            session.rollback()
+            continue
+        if not renewed:
+            continue
+        status, error = _send(delivery, config)
+        attempts = delivery.attempts + 1
+        now = utcnow()
+        values: dict = {"attempts": attempts, "last_status": status, "last_error": error,
+                        "lease_owner": None, "lease_until": None}
+        if error is None:
+            values.update(status="delivered", delivered_at=now)
+        elif attempts >= int(_cfg("DELIVERY_MAX_ATTEMPTS", 8)):
+            values.update(status="dead")
+            log.warning("delivery %s dead after %d attempts: %s", delivery.id, attempts, error)
+        else:
+            values.update(next_attempt_at=now + timedelta(seconds=_backoff(attempts)))
+        # Only while the lease is ours: a worker that outlived its lease records nothing.
+        session.execute(update(Delivery).where(Delivery.id == delivery.id, Delivery.lease_owner == owner)
+                        .values(**values))
+        session.commit()

@@ -309,3 +309,36 @@ def test_concurrent_claims_never_share_a_delivery(registry_tls):
             session.execute(update(Delivery).where(Delivery.id.in_(claimed)).values(lease_owner=None, lease_until=None))
             session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(status="cancelled"))
             session.commit()
+
+
+def test_a_delivery_taken_over_after_its_lease_is_not_sent_by_the_first_worker(registry_tls, buyer, requester):
+    reg = registry_tls
+    supplier = Supplier(reg)
+    sub = _subscribe(reg, buyer, f"{requester.url}/hooks/takeover", {"manufacturerIds": [supplier.manufacturer]})
+    supplier.issue()
+    with reg.app.app_context():
+        outbox.fan_out(reg.app)
+        session = new_session()
+        try:
+            everything = outbox._claim(session, "first", 50)
+            claimed = [d for d in everything if d.subscription_id == sub["id"]]
+            assert len(claimed) == 1
+            session.execute(update(Delivery).where(Delivery.id.in_([d.id for d in everything if d not in claimed]))
+                            .values(lease_owner=None, lease_until=None))
+            session.commit()
+            # the first worker stalls past its lease; a second one claims the delivery
+            session.execute(update(Delivery).where(Delivery.id == claimed[0].id)
+                            .values(lease_owner="second", lease_until=utcnow() + timedelta(seconds=60)))
+            session.commit()
+            outbox.send_claimed(session, claimed, "first", reg.app.config)
+            row = session.get(Delivery, claimed[0].id)
+            session.refresh(row)
+            assert (row.lease_owner, row.attempts, row.status) == ("second", 0, "pending")
+            session.execute(update(Delivery).where(Delivery.id == claimed[0].id)
+                            .values(lease_owner=None, lease_until=None))
+            session.commit()
+        finally:
+            session.close()
+    assert requester.hooks_for("takeover") == []
+    reg.run_worker()
+    assert len(requester.hooks_for("takeover")) == 1
