@@ -16,7 +16,7 @@ from .. import auth, outbox, pact
 from ..callbacks import CallbackRefused, check_callback_url
 from ..db import get_session
 from ..errors import RegistryError
-from ..http import limiter, log
+from ..http import limiter, log, problem
 from ..models import Certificate, OAuthClient, utcnow
 from . import doc
 
@@ -261,7 +261,7 @@ def _answer(event: dict, params: dict[str, list[str]]) -> dict:
             "data": {"requestEventId": event["id"], "pfs": pfs}}
 
 
-@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.get("/<path:rest>")
 def unknown(rest: str):
     """Anything else under /3/ answers in PACT's error shape."""
     raise PactError(404, "NotFound", f"No PACT action at /3/{rest}")
@@ -269,6 +269,17 @@ def unknown(rest: str):
 
 def register(app) -> None:
     app.register_blueprint(bp)
+
+    @app.errorhandler(405)
+    def _method_not_allowed(err):
+        # Routing errors happen before the blueprint is known; answer /3/ in PACT's shape here.
+        if request.path.startswith("/3/"):
+            resp = error_response(405, "BadRequest", f"{request.method} is not allowed on {request.path}")
+        else:
+            resp = problem(405, "method-not-allowed", err.name, err.description or err.name)
+        if getattr(err, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(err.valid_methods)
+        return resp
 
     @app.get(pact.EXTENSION_PATH)
     @doc(tags=["PACT v3"])

@@ -184,6 +184,8 @@ def test_errors_take_pacts_shape(registry_tls, world, pact_spec):
     error(reg.http.get("/3/footprints", params={"limit": "0"}, headers=world["headers"]), 400, "BadRequest")
     error(reg.http.get("/3/footprints", params={"validOn": "yesterday"}, headers=world["headers"]), 400, "BadRequest")
     error(reg.http.get("/3/nothing", headers=world["headers"]), 404, "NotFound")
+    error(reg.http.post("/3/footprints", headers=world["headers"]), 405, "BadRequest")
+    assert reg.http.delete("/api/v1/bodies").headers["Content-Type"] == "application/problem+json"
     # a certification body's token is valid but not for PACT
     error(reg.http.get("/3/footprints", headers=world["supplier"].headers), 403, "AccessDenied")
     # an expired token (signed by the registry) is TokenExpired
