@@ -32,6 +32,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(bp)
     app.register_blueprint(public)
+    from .api import pact
+
+    pact.register(app)
 
     from .cli import register
 

@@ -43,27 +43,33 @@ class InvalidToken(Unauthorized):
     title = "Missing or invalid access token"
 
 
+class TokenExpired(InvalidToken):
+    type = "token-expired"
+
+
 @dataclass(frozen=True)
 class Principal:
     client_id: str
-    role: str  # operator | body
+    role: str  # operator | body | procurement
     body_id: str | None
 
     @property
     def actor(self) -> str:
-        return f"body:{self.body_id}" if self.role == "body" else f"operator:{self.client_id}"
+        return f"body:{self.body_id}" if self.role == "body" else f"{self.role}:{self.client_id}"
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_client(session: Session, *, name: str, role: str, body_id: str | None = None
+def create_client(session: Session, *, name: str, role: str, body_id: str | None = None,
+                  callback_client_id: str | None = None, callback_secret_encrypted: bytes | None = None
                   ) -> tuple[OAuthClient, str]:
     """A new client and its secret; only the secret's hash is stored, so it is shown once."""
     secret = secrets.token_urlsafe(32)
     client = OAuthClient(client_id=f"{role}-{secrets.token_hex(8)}", secret_hash=hash_secret(secret),
-                         name=name, role=role, body_id=body_id)
+                         name=name, role=role, body_id=body_id, callback_client_id=callback_client_id,
+                         callback_secret_encrypted=callback_secret_encrypted)
     session.add(client)
     session.flush()
     return client, secret
@@ -146,7 +152,7 @@ def decode_access_token(token: str) -> dict:
                           issuer=cfg["PUBLIC_URL"],
                           options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]})
     except jwt.ExpiredSignatureError as err:
-        raise InvalidToken("The access token has expired") from err
+        raise TokenExpired("The access token has expired") from err
     except jwt.PyJWTError as err:
         raise InvalidToken(f"The access token is invalid: {err}") from err
 
@@ -160,11 +166,19 @@ def current_principal() -> Principal:
             raise InvalidToken("A bearer access token is required (POST /auth/token)")
         claims = decode_access_token(token.strip())
         role = claims.get("role")
-        if role not in ("operator", "body"):
+        if role not in ("operator", "body", "procurement"):
             raise InvalidToken("The access token carries no known role")
+        if role == "procurement" and _revoked(claims["sub"]):
+            # Procurement clients are revoked by the operator alone; their tokens end with them.
+            raise InvalidToken("The client of this access token has been revoked")
         principal = Principal(claims["sub"], role, claims.get("body"))
         g.principal = principal
     return principal
+
+
+def _revoked(client_id: str) -> bool:
+    disabled = get_session().scalar(select(OAuthClient.disabled_at).where(OAuthClient.client_id == client_id))
+    return disabled is not None
 
 
 def require(*roles: str):

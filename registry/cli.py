@@ -60,16 +60,32 @@ def db_current():
 
 @operator_cli.command("create-client")
 @click.argument("name")
-def create_operator_client(name: str):
-    """Create an OAuth client with the registry-operator role; prints {"clientId", "clientSecret"}."""
+@click.option("--role", type=click.Choice(["operator", "procurement"]), default="operator", show_default=True)
+@click.option("--callback-client-id", default=None, help="procurement: the id the registry presents at the "
+              "requester's {source}/auth/token before answering a PACT request.")
+@click.option("--callback-client-secret", default=None, help="procurement: the secret that goes with it "
+              "(stored encrypted under the key-encryption key).")
+def create_operator_client(name: str, role: str, callback_client_id: str | None, callback_client_secret: str | None):
+    """Create an OAuth client (registry operator, or procurement); prints {"clientId", "clientSecret"}."""
     from . import auth
     from .services import audit
 
+    if role != "procurement" and (callback_client_id or callback_client_secret):
+        raise click.UsageError("Callback credentials belong to procurement clients")
+    if bool(callback_client_id) != bool(callback_client_secret):
+        raise click.UsageError("Give both --callback-client-id and --callback-client-secret, or neither")
     session = new_session()
     try:
-        client, secret = auth.create_client(session, name=name, role="operator")
-        audit.record(session, actor="cli", action="client.created", target_type="client",
-                     target_id=client.client_id, details={"name": name, "role": "operator"})
+        if role == "procurement":
+            from .services import procurement
+
+            client, secret = procurement.create_client(session, current_app.config, name=name,
+                                                       callback_client_id=callback_client_id,
+                                                       callback_client_secret=callback_client_secret, actor="cli")
+        else:
+            client, secret = auth.create_client(session, name=name, role="operator")
+            audit.record(session, actor="cli", action="client.created", target_type="client",
+                         target_id=client.client_id, details={"name": name, "role": "operator"})
         session.commit()
     finally:
         session.close()
@@ -107,6 +123,17 @@ def rotate_registry_key():
         click.echo(new.kid)
     finally:
         session.close()
+
+
+@registry_cli.command("worker")
+@click.option("--once", is_flag=True, help="Run one round of every task and exit.")
+def worker(once: bool):
+    """Deliver webhooks and PACT callbacks, run export jobs and other background tasks."""
+    from . import worker as _worker
+
+    _worker.load_tasks()
+    handled = _worker.run(current_app._get_current_object(), once=once)
+    click.echo(f"handled {handled}", err=True)
 
 
 @registry_cli.command("demo")

@@ -33,6 +33,17 @@ DEFAULTS: dict[str, object] = {
     # Flask refuses larger request bodies with 413; a full verify batch is well under it.
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     "SESSION": None,  # tests inject a Session bound to an outer transaction
+    # Webhooks and PACT callbacks: https to public addresses only, unless this (development and
+    # tests only; refused in production) lets them reach http and private, loopback or link-local hosts.
+    "ALLOW_PRIVATE_CALLBACKS": False,
+    "CALLBACK_CA_FILE": None,  # a CA bundle for callback TLS instead of the system's (tests)
+    "CALLBACK_TIMEOUT": 10,
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_RETRY_BASE_SECONDS": 30,  # doubles per attempt: 30 s, 1 min, 2 min … capped below
+    "DELIVERY_RETRY_MAX_SECONDS": 6 * 3600,
+    "DELIVERY_LEASE_SECONDS": 60,  # longer than CALLBACK_TIMEOUT: no two workers send one delivery at once
+    "DELIVERY_BATCH": 20,
+    "EXPIRY_SCAN_SECONDS": 30,
 }
 
 DEV_PUBLIC_URL = "http://127.0.0.1:5000"
@@ -71,6 +82,9 @@ def validate(app) -> None:
                               "Private signing keys are stored only encrypted under it.")
         else:
             cfg["MASTER_KEY"] = _development_master_key(Path(app.instance_path))
+    if production and cfg.get("ALLOW_PRIVATE_CALLBACKS"):
+        raise ConfigError("REGISTRY_ALLOW_PRIVATE_CALLBACKS is for development and tests only: in production "
+                          "callbacks go to https URLs on public addresses")
     from .signing import check_master_key
 
     check_master_key(cfg["MASTER_KEY"])

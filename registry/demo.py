@@ -78,8 +78,17 @@ def seed(session, app) -> dict:
                                                          demo=True, now=now - timedelta(days=3 * 365))
         bodies[spec["code"]] = {"id": body.id, "did": accreditation.body_did(public_url, body.id),
                                 "clientId": client.client_id, "clientSecret": secret}
+    from .services import procurement
+
+    # A PACT data recipient. Its callback credentials are the ones the PACT conformance service
+    # publishes for its own token endpoint, so the demo can answer that service's requests.
+    buyer, buyer_secret = procurement.create_client(session, app.config, name="Demo procurement system",
+                                                    callback_client_id="test_client_id",
+                                                    callback_client_secret="test_client_secret", actor="cli")
     summary = {"publicUrl": public_url,
                "operator": {"clientId": operator.client_id, "clientSecret": op_secret},
+               "procurement": {"clientId": buyer.client_id, "clientSecret": buyer_secret,
+                               "pact": f"{public_url}/3/footprints"},
                "bodies": bodies, "certificates": _certificates(session, app, now)}
     bftc = session.get(Body, bodies["BFTC"]["id"])
     accreditation.suspend_body(session, bftc, "Demo: surveillance audit found nonconformities", actor="cli")
@@ -142,7 +151,7 @@ def _certificates(session, app, now: datetime) -> list[dict]:
     until = "2028-12-31T23:59:59Z"
 
     # Issue dates spread over the past ten months, in order, so pages and searches look lived-in.
-    clock = iter(now - timedelta(days=300) + timedelta(days=11 * i, hours=3 * i) for i in range(100))
+    clock = iter(now - timedelta(days=300) + timedelta(days=5 * i, hours=3 * i) for i in range(100))
 
     def issue(code: str, label: str, raw: dict, when: datetime | None = None):
         key = raw.pop("product")
@@ -192,6 +201,21 @@ def _certificates(session, app, now: datetime) -> list[dict]:
                                                        "footprint": _fp("1.250")})
     issue("BFTC", "correction (names the one it supersedes)", {"type": "carbon-footprint", "product": "urea",
                                                               "footprint": _fp("1.210"), "supersedes": old.id})
+    # Enough footprints for PACT pagination: steel, glass and tyres from a few mills and plants.
+    more = {"steel": ("Hot-rolled steel coil", "热轧钢卷", "steel", "HRC-Q235", "Hebei Demo Steel (demo)",
+                      "urn:uscc:91130200DEMO00006F", "06945678901232", "kilogram", ("1.85", "2.05", "2.30")),
+            "glass": ("Float glass 6 mm", "浮法玻璃 6mm", "flat-glass", "FG6", "Qinhuangdao Demo Glass (demo)",
+                      "urn:uscc:91130300DEMO00007G", "06956789012342", "kilogram", ("0.95", "1.05", "1.20")),
+            "tyre": ("Radial truck tyre 295/80R22.5", "全钢子午线轮胎 295/80R22.5", "tyre", "TR295", "Shandong Demo Tyre (demo)",
+                     "urn:uscc:91370000DEMO00008H", "06967890123452", "piece", ("31", "36", "41"))}
+    for key, (name, name_zh, category, model, maker, maker_id, gtin, unit, values) in more.items():
+        PRODUCTS[key] = {"name": name, "nameZh": name_zh, "category": category, "model": model,
+                         "manufacturer": {"name": maker, "id": maker_id}}
+        GTINS[key] = gtin
+        for year in (2023, 2024, 2025):
+            for pcf in values:
+                issue("HXCC", f"{key} footprint {year}", {"type": "carbon-footprint", "product": key,
+                                                          "footprint": _fp(pcf, unit=unit, year=year)})
     past = now - timedelta(days=800)
     until = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     issue("HXCC", "expired", {"type": "carbon-footprint", "product": "cement", "footprint": _fp("0.820", year=2022)},

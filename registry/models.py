@@ -21,6 +21,11 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def number_key(number: str) -> str:
+    """A certificate number as matched: upper case, no whitespace, no hyphens."""
+    return "".join(number.split()).replace("-", "").replace("\u2010", "").replace("\u2013", "").upper()
+
+
 class UTCDateTime(TypeDecorator):
     """Stores UTC; always returns aware datetimes, also from SQLite which keeps no zone."""
 
@@ -50,10 +55,14 @@ class OAuthClient(Base):
     # SHA-256 of a 256-bit random secret: the entropy makes a slow hash unnecessary.
     secret_hash: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))  # operator | body
+    role: Mapped[str] = mapped_column(String(20))  # operator | body | procurement
     body_id: Mapped[str | None] = mapped_column(ForeignKey("bodies.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the registry presents at a PACT requester's token endpoint. The secret is sent out,
+    # so it is kept Fernet-encrypted under the key-encryption key, never hashed.
+    callback_client_id: Mapped[str | None] = mapped_column(String(200))
+    callback_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     body: Mapped[Body | None] = relationship(back_populates="clients")
 
@@ -182,6 +191,9 @@ class Certificate(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(40), unique=True)
+    # The number upper-cased without spaces or hyphens: what a typed or pasted number is matched on.
+    number_key: Mapped[str] = mapped_column(String(40), index=True, default=lambda ctx: number_key(
+        ctx.get_current_parameters()["number"]))
     body_id: Mapped[str] = mapped_column(ForeignKey("bodies.id"), index=True)
     type: Mapped[str] = mapped_column(String(20), index=True)
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)  # active|suspended|revoked
@@ -194,7 +206,7 @@ class Certificate(Base):
     grade: Mapped[str | None] = mapped_column(String(4))
     pcf: Mapped[str] = mapped_column(String(40))
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
-    valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     subject: Mapped[dict] = mapped_column(JSON)
     credential: Mapped[str] = mapped_column(Text)  # compact JWS as signed
     kid: Mapped[str] = mapped_column(String(300))
@@ -256,3 +268,60 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Procurement: subscriptions, the outbox and its deliveries ---
+
+
+class Subscription(Base):
+    """A procurement client's wish to hear about certificates matching ``filter``."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)  # the OAuth client that owns it
+    callback_url: Mapped[str] = mapped_column(Text)
+    filter: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The Standard Webhooks signing secret; needed in clear to sign, so encrypted, not hashed.
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxEvent(Base):
+    """A certificate event, written in the transaction of the change; the worker fans it out."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(100))
+    certificate_id: Mapped[str] = mapped_column(String(36), index=True)
+    # Set for events that may happen once per certificate (expiry); the unique index makes
+    # two workers noticing the same expiry write one event.
+    once_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class Delivery(Base):
+    """One event for one receiver (a subscription's webhook or a PACT requester), with its retries."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)  # webhook-id
+    kind: Mapped[str] = mapped_column(String(20))  # webhook | pact
+    subscription_id: Mapped[str | None] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    event: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -27,6 +27,7 @@ from ._errors import InputError, StatusUnavailable, VerifierError
 from ._input import parse_verification_link
 from ._jose import COMPACT
 from ._resolvers import Fetch, HttpResolver, OfflineResolver, save_for_offline
+from ._batch import run_batch
 
 __all__ = ["main", "decode_image", "build_parser"]
 
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the status lists of the INPUT credentials, then exit")
     p.add_argument("--at", metavar="TIME",
                    help="judge validity at this RFC 3339 time instead of now")
+    p.add_argument("--batch", metavar="FILE", help="verify every row of a .csv or .xlsx file through "
+                   "--registry (columns named for a certificate number, GTIN, id, credential or QR text)")
+    p.add_argument("--output", metavar="REPORT", help="with --batch: the report, .csv or .xlsx")
     return p
 
 
@@ -386,6 +390,8 @@ def main(argv: Sequence[str] | None = None, *, fetch: Fetch | None = None) -> in
         print(f"carbon-verify: error: --at: {err}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if args.batch:
+            return run_batch(args.batch, args.registry, args.output)
         if args.save_offline is not None:
             return _save(args, data_dir, fetch)
         return _verify(args, data_dir, fetch, now)

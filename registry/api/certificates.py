@@ -17,7 +17,7 @@ from ..errors import Conflict, InvalidInput, NotAccredited, NotFound
 from ..http import json_body, limiter
 from ..models import Certificate, utcnow
 from ..schemas.certificates import CertificateIn, CertificateIssuedOut, CertificatePublicOut, CertificateStatusChangeIn
-from ..services import accreditation, issuing, revocation
+from ..services import accreditation, issuing, lookup, revocation
 from . import bp, doc
 
 FILTERS = {"gtin": Certificate.gtin, "manufacturer": Certificate.manufacturer_id, "category": Certificate.category_code,
@@ -78,8 +78,8 @@ def issue_certificate():
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
 @doc(response=CertificatePublicOut, tags=["public"])
 def get_certificate(cert_id: str):
-    """What a certificate discloses, with its current status."""
-    cert = revocation.get_certificate(get_session(), cert_id)
+    """What a certificate discloses, with its current status (by id, or by number)."""
+    cert = lookup.for_reading(get_session(), cert_id)
     return _out(cert), 200, {"Cache-Control": f"public, max-age={current_app.config['VERIFY_CACHE_SECONDS']}"}
 
 

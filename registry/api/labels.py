@@ -20,7 +20,7 @@ from ..errors import Forbidden, InvalidInput, NotFound
 from ..http import json_body, limiter
 from ..models import Certificate
 from ..schemas.common import StrictSchema
-from ..services import revocation
+from ..services import lookup
 from . import bp, doc, public
 
 LANGS = ("zh", "en", "zh-en")
@@ -132,7 +132,7 @@ def _prepare(cert_id: str, ext: str) -> _Prepared:
     if ext not in FORMATS:
         raise NotFound(f"Labels come as {', '.join(FORMATS)}", type="label-format-unknown")
     opts = LabelQuery().load(request.args.to_dict())
-    cert = revocation.get_certificate(get_session(), cert_id)
+    cert = lookup.for_reading(get_session(), cert_id)
     rendered = labels.render_label(label_data(cert, use_gs1=opts["link"] == "gs1"), fmt=ext, lang=opts["lang"],
                                    mode=opts["mode"], width_mm=opts["width"], dpi=opts["dpi"])
     # The label is a function of the signed credential: it never changes, whatever the status.

@@ -14,6 +14,7 @@ from ..errors import InvalidInput, NotFound
 from ..http import json_body, limiter
 from ..models import Category, Certificate
 from .. import verification
+from ..services import lookup
 from . import bp, doc, public
 
 MAX_TEXT = 20 * 1024
@@ -23,9 +24,12 @@ MAX_BATCH = 100
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
             "form-action 'none'; frame-ancestors 'none'")
 
-VERIFY_BODY = {"type": "object", "description": "One of: {credential}, {qr}, or {items: [{credential}|{qr}, …]} "
+VERIFY_BODY = {"type": "object", "description": "One of: {credential}, {qr}, {number}, {gtin}, or "
+               "{items: [{credential}|{qr}|{number}|{gtin}, …]}; a number forgives case, spaces and hyphens, "
+               "a gtin answers for each of the product's current certificates; "
                f"(at most {MAX_BATCH} items, each text at most {MAX_TEXT} characters)",
                "properties": {"credential": {"type": "string"}, "qr": {"type": "string"},
+                              "number": {"type": "string"}, "gtin": {"type": "string"},
                               "items": {"type": "array", "maxItems": MAX_BATCH}}}
 VERIFY_RESULT = {"type": "object", "properties": {
     "verified": {"type": "boolean"}, "checks": {"type": "array"}, "errors": {"type": "array"},
@@ -35,18 +39,21 @@ VERIFY_RESULT = {"type": "object", "properties": {
 # --------------------------------------------------------------------------------------------
 # POST /api/v1/verify
 
+ITEM_KINDS = ("credential", "qr", "number", "gtin")
+
+
 def _item(raw, where: str, errors: dict[str, list[str]]) -> dict | None:
     prefix = f"{where}." if where else ""
     if not isinstance(raw, dict):
-        errors.setdefault(where or "_schema", []).append("Must be an object with credential or qr.")
+        errors.setdefault(where or "_schema", []).append("Must be an object with credential, qr, number or gtin.")
         return None
-    for name in sorted(set(raw) - {"credential", "qr"}):
+    for name in sorted(set(raw) - set(ITEM_KINDS)):
         errors.setdefault(prefix + name, []).append("Unknown field.")
-    given = [n for n in ("credential", "qr") if n in raw]
+    given = [n for n in ITEM_KINDS if n in raw]
     if len(given) != 1:
-        message = ("Give exactly one of credential and qr, not both." if given
-                   else "Give exactly one of credential and qr.")
-        for name in ("credential", "qr"):
+        message = ("Give exactly one of credential, qr, number and gtin, not several." if given
+                   else "Give exactly one of credential, qr, number and gtin.")
+        for name in (given or ("credential", "qr")):
             errors.setdefault(prefix + name, []).append(message)
         return None
     name = given[0]
@@ -96,7 +103,8 @@ def verify_api():
     items, batch = _parse_verify_request(json_body())
     session = get_session()
     res = verification.resolver(session)
-    results = [verification.verify(session, credential=i.get("credential"), qr=i.get("qr"), res=res).to_dict()
+    results = [lookup.verify_by_reference(session, res, i) if ("number" in i or "gtin" in i)
+               else verification.verify(session, credential=i.get("credential"), qr=i.get("qr"), res=res).to_dict()
                for i in items]
     return {"results": results} if batch else results[0]
 
@@ -155,6 +163,8 @@ def verify_page(cert_id: str):
     as_json = _wants_json()
     lang = "" if as_json else _lang()  # the JSON answer is the same in every language
     cert, fp = verification.certificate_for_verify(cert_id.lower()) if len(cert_id) <= 36 else (None, None)
+    if cert is None and (found := lookup.id_for_number(cert_id)) is not None:
+        cert, fp = verification.certificate_for_verify(found)
     if cert is None:
         if as_json:
             raise NotFound(f"No certificate {cert_id!r}", type="certificate-not-found")

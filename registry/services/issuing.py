@@ -21,6 +21,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotAccredited, NotFound,
 from ..models import (Body, Category, Certificate, CertificateBasis, CertificateCounter, IdempotencyKey, Offset, new_id,
                       utcnow)
 from ..schemas.bodies import CategoryOut
+from .. import outbox
 from ..signing import Signer
 from . import accreditation, audit, revocation, statuslists
 
@@ -151,6 +152,7 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
                  details={"number": cert.number, "type": kind, "grade": cert.grade, "kid": key.kid,
                           "basedOn": [r.certificate_id for r in records],
                           "offsets": [f"{o['registry']}:{o['serialNumber']}" for o in offsets]})
+    outbox.certificate_event(session, cert, "issued")
     if preceding is not None:
         revocation.change_status(session, preceding, "revoke", "superseded", actor=actor,
                                  details={"supersededBy": cert.id})

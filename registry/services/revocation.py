@@ -5,12 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import outbox
 from ..errors import Conflict, Forbidden, NotFound
 from ..models import Certificate, CertificateBasis
 from . import audit, statuslists
 
 TRANSITIONS = {"suspend": ({"active"}, "suspended"), "reinstate": ({"suspended"}, "active"),
                "revoke": ({"active", "suspended"}, "revoked")}
+EVENTS = {"suspended": "suspended", "active": "reinstated", "revoked": "revoked"}
 
 
 def get_certificate(session: Session, cert_id: str) -> Certificate:
@@ -44,6 +46,7 @@ def change_status(session: Session, cert: Certificate, action: str, reason: str,
         statuslists.set_status(session, cert.suspension_list_id, cert.suspension_index, target == "suspended")
     audit.record(session, actor=actor, action=f"certificate.{target}", target_type="certificate", target_id=cert.id,
                  reason=reason, details={"number": cert.number, "from": before, **(details or {})})
+    outbox.certificate_event(session, cert, "superseded" if (details or {}).get("supersededBy") else EVENTS[target])
     session.flush()
     if action == "revoke":
         _suspend_dependants(session, cert, reason, actor)
