@@ -12,7 +12,7 @@ public submodules, :mod:`verifier.grading` (grading schemes) and :mod:`verifier.
 offline QR payload codec), which use the standard library only, so that importing them does not
 load pyjwt and cryptography. Every other module is private (``_``-prefixed); imports among them
 run one way: ``_errors`` → ``_base`` → ``_jose``, ``_statuslist`` → ``_trust`` → ``_input`` →
-``_resolvers`` → ``_credential`` → ``_cli``. See ``docs/verifier.md``.
+``_resolvers`` → ``_credential`` → ``_batch`` → ``_cli``. See ``docs/verifier.md``.
 """
 
 from __future__ import annotations
