@@ -32,6 +32,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(bp)
     app.register_blueprint(public)
+    from .public_pages import bp as pages
+
+    app.register_blueprint(pages)
 
     from .cli import register
 

@@ -33,6 +33,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from ..domain.status import effective_status
 from .common import (DECLARED_UNITS, KINDS, DecimalString, RFC3339DateTime,  # noqa: F401  (re-exported)
                      StrictSchema)
 
@@ -297,7 +298,7 @@ class CertificatePublicOut(Schema):
     id = fields.String()
     number = fields.String()
     type = fields.String()
-    status = fields.String()
+    status = fields.Method("_status", metadata={"enum": ["active", "suspended", "revoked", "expired"]})
     statusReason = fields.String(attribute="status_reason", allow_none=True)
     grade = fields.String(allow_none=True)
     validFrom = fields.Method("_valid_from")
@@ -307,6 +308,9 @@ class CertificatePublicOut(Schema):
     credential = fields.String()
     verifyUrl = fields.Method("_verify_url")
     labels = fields.Method("_labels")
+
+    def _status(self, obj):
+        return effective_status(obj.status, obj.valid_until, datetime.now(timezone.utc))
 
     def _valid_from(self, obj):
         return obj.valid_from.strftime("%Y-%m-%dT%H:%M:%SZ")
