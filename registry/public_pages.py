@@ -33,6 +33,9 @@ bp = Blueprint("pages", __name__)
 #: nothing from other hosts.
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
             "form-action 'self'; frame-ancestors 'none'")
+#: Pages that run our one script (the verification page and its offline stand-in).
+SCRIPT_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; "
+              "worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 LANGS = ("zh", "en")
 UTC = timezone.utc
 
@@ -429,17 +432,15 @@ def find_by_number(session: Session, text: str) -> Certificate | None:
     wanted = _normalise_number(text)
     if not re.fullmatch(r"[A-Z0-9]{6,40}", wanted):
         return None
-    exact = session.scalars(select(Certificate).where(Certificate.number == text.strip().upper())).first()
-    if exact is not None:
-        return exact
-    # Numbers are <BODY>-<YEAR>-<NNNNNN>: rebuild the hyphens from the digits that end it.
-    match = re.fullmatch(r"([A-Z0-9]*?[A-Z][A-Z0-9]*?)(\d{4})(\d{6,})", wanted)
-    if match:
-        guess = f"{match[1]}-{match[2]}-{match[3]}"
-        found = session.scalars(select(Certificate).where(Certificate.number == guess)).first()
-        if found is not None:
-            return found
-    return None
+    # Numbers are <BODY>-<YEAR>-<NNNNNN…>; a body code may end in digits, so every split of the
+    # trailing digits is a candidate, looked up through the unique index on the number.
+    candidates = {text.strip().upper()}
+    for k in range(6, len(wanted) - 4):
+        head, year, serial = wanted[:-k - 4], wanted[-k - 4:-k], wanted[-k:]
+        if head and year.isdigit() and serial.isdigit():
+            candidates.add(f"{head}-{year}-{serial}")
+    return session.scalars(select(Certificate).where(Certificate.number.in_(sorted(candidates)))
+                           .order_by(Certificate.number).limit(1)).first()
 
 
 def _gtin_of(text: str) -> str | None:
@@ -555,6 +556,26 @@ def grading_page():
         json_url=f"/api/v1/grading-schemes/{scheme['id']}/versions/{scheme['version']}")
     resp = page_response(html)
     resp.headers["Cache-Control"] = "public, max-age=3600"
+    return resp
+
+
+@bp.get("/offline")
+def offline_page():
+    """What the service worker shows for /v/<id> without network; its script checks the label's data."""
+    lang = page_lang()
+    resp = page_response(render_template("public/offline.html", lang=lang), csp=SCRIPT_CSP)
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, at the root so that it may answer for /v/… (see static/sw.js)."""
+    resp = current_app.send_static_file("sw.js")
+    resp.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    resp.headers["Cache-Control"] = "no-cache"
+    # A worker runs under the policy its own script is served with: it may only fetch from here.
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; connect-src 'self'"
     return resp
 
 

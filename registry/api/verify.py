@@ -20,7 +20,7 @@ MAX_TEXT = 20 * 1024
 CHECKED_AT = "@@checked-at@@"
 MAX_BATCH = 100
 #: The consumer page loads only its own stylesheet (and, for offline labels, its own script).
-PAGE_CSP = public_pages.PAGE_CSP
+PAGE_CSP = public_pages.SCRIPT_CSP
 
 VERIFY_BODY = {"type": "object", "description": "One of: {credential}, {qr}, or {items: [{credential}|{qr}, …]} "
                f"(at most {MAX_BATCH} items, each text at most {MAX_TEXT} characters)",

@@ -18,8 +18,8 @@ from ..axe import assert_accessible
 from ..factories import NOW, body_data, certificate_request, footprint, offsets, product
 from .test_verify_api import env, issue, issue_expired  # noqa: F401  (fixture and helpers)
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; "
+       "worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 UNKNOWN = "5f0c1f7e-8a1b-4c5d-9e2f-000000000000"
 
 
