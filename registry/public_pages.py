@@ -253,6 +253,16 @@ def benchmark_comparison(footprint: dict, benchmark: dict | None, category_name:
             "standard": benchmark.get("standard"), "source": benchmark.get("source")}
 
 
+def _per_pack(footprint: dict, pack_size, unit: str) -> str | None:
+    """The footprint of one retail pack, when the certificate states the pack size."""
+    pcf, amount, size = (_dec(footprint.get("pcfExcludingBiogenicUptake")),
+                         _dec(footprint.get("declaredUnitAmount", "1")), _dec(pack_size))
+    if pcf is None or not amount or not size:
+        return None
+    value = (pcf / amount * size).quantize(Decimal("0.001")).normalize()
+    return _("%(value)s kg CO₂e per pack of %(size)s %(unit)s", value=num(value), size=num(size), unit=unit)
+
+
 def _trim(d: Decimal) -> Decimal:
     return d.quantize(Decimal("0.0001")).normalize() if d.as_tuple().exponent < -4 else d
 
@@ -401,6 +411,7 @@ def verify_page_context(cert: Certificate | None, result, cert_id: str) -> dict:
         product_alt=product.get("name") if lang == "zh" and product.get("nameZh") else None,
         pcf=num(pcf) if pcf is not None else None, amount=amount, unit=unit,
         per_declared=_("per %(amount)s %(unit)s", amount=amount, unit=unit),
+        per_pack=_per_pack(fp, product.get("packSize"), unit),
         comparison=benchmark_comparison(fp, subject.get("benchmark"), category_name),
         boundary=str(BOUNDARY_NAMES.get(fp.get("boundary"), fp.get("boundary") or "")),
         boundary_explained=str(BOUNDARY_EXPLAINED.get(fp.get("boundary"), "")),

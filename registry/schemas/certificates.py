@@ -159,6 +159,9 @@ class ProductIn(StrictSchema):
         _CODE_RE, error="A category code: lower-case letters, digits and hyphens."))
     gtin = Gtin(allow_none=True)
     model = _text(100, allow_none=True)
+    # How many declared units one retail pack holds (e.g. 50 for a 50 kg bag of cement), so that
+    # the footprint can also be shown per pack.
+    packSize = DecimalString(allow_none=True, positive=True)
     manufacturer = fields.Nested(ManufacturerIn, required=True)
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ..factories import bearer, certificate_request, footprint, make_body, offsets, token_for
+from ..factories import bearer, certificate_request, footprint, make_body, offsets, product, token_for
 from .test_verify_api import env, issue, issue_expired  # noqa: F401  (fixture and helpers)
 
 
@@ -184,3 +184,14 @@ def test_first_trust_list_is_signed_with_a_stored_key(database_url, tmp_path):
     token = client.get("/trust-list").get_data(as_text=True)
     (key,) = client.get("/.well-known/jwks.json").get_json()["keys"]
     assert jwt.decode(token, jwt.PyJWK(key).key, algorithms=["EdDSA"])["bodies"] == []
+
+
+def test_footprint_per_pack_where_the_certificate_states_the_pack_size(client, env):
+    out = issue(client, env, certificate_request(product={**product(), "packSize": "50"}))
+    assert out["credential"]
+    assert "41 kg CO₂e per pack of 50 kilogram" in text(client.get(f"/v/{out['id']}?lang=en"))
+    assert "每包装（50 千克）41 千克二氧化碳当量" in text(client.get(f"/v/{out['id']}?lang=zh"))
+    assert "per pack" not in text(client.get(f"/v/{issue(client, env)['id']}?lang=en"))
+    bad = client.post("/api/v1/certificates", json=certificate_request(product={**product(), "packSize": "-1"}),
+                      headers=env["headers"])
+    assert bad.status_code == 422 and "product.packSize" in bad.get_json()["errors"]
