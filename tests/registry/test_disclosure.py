@@ -55,7 +55,8 @@ def test_no_untranslated_english_on_the_chinese_page(client, env):
                                                      basedOn=[base["id"], latest["id"]]))
     neutral = issue(client, env, certificate_request("carbon-neutral", offsets=offsets("0.5", "0.4"),
                                                      coveredQuantity="1000", renewableElectricityShare="0.8"))
-    data = {"P.O 42.5 cement", "Anhui Demo Cement Co.", "PO42.5", "T/TEST 0001-2025", "CCER", "Mangrove"}
+    data = {"P.O 42.5 cement", "Anhui Demo Cement Co.", "PO42.5", "T/TEST 0001-2025", "CCER", "Mangrove",
+            *(a.number for a in env["body"].accreditations)}
     for cert in (latest, reduced, neutral):
         page = text(client.get(f"/v/{cert['id']}?lang=zh"))
         for value in data:
