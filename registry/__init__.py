@@ -35,6 +35,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .api import pact
 
     pact.register(app)
+    from .public_pages import bp as pages
+
+    app.register_blueprint(pages)
 
     from .cli import register
 

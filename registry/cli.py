@@ -156,7 +156,7 @@ def seed_demo():
 @click.option("--format", "fmt", type=click.Choice(["zip", "pdf-sheet"]), default="zip", show_default=True)
 @click.option("--lang", type=click.Choice(["zh", "en", "zh-en"]), default="zh-en", show_default=True)
 @click.option("--mode", type=click.Choice(["link", "offline"]), default="link", show_default=True)
-@click.option("--status", default="active", show_default=True, help="Only certificates in this status ('all' for every one).")
+@click.option("--status", default="active", show_default=True, help="Only certificates in this status (active, suspended, revoked, expired; 'all' for every one).")
 def export_labels_cmd(body_code: str, out_path: str, fmt: str, lang: str, mode: str, status: str):
     """Export the labels of a body's certificates, with a progress bar."""
     from sqlalchemy import select
@@ -171,7 +171,10 @@ def export_labels_cmd(body_code: str, out_path: str, fmt: str, lang: str, mode: 
             raise click.UsageError(f"No body with code {body_code}")
         query = select(Certificate).where(Certificate.body_id == body.id).order_by(Certificate.number)
         if status != "all":
-            query = query.where(Certificate.status == status)
+            from .api.certificates import status_filter
+            from .models import utcnow
+
+            query = query.where(*status_filter(status, utcnow()))
         items = [label_data(c) for c in session.scalars(query)]
         if not items:
             raise click.UsageError("No certificates to export")

@@ -33,7 +33,9 @@ __all__ = ["main", "decode_image", "build_parser"]
 
 EXIT_VERIFIED, EXIT_NOT_VERIFIED, EXIT_USAGE = 0, 1, 2
 MAX_INPUT_BYTES = 32 << 20
-IMAGE_EXTRA_HINT = "pip install 'carbon-label-registry[image]'"
+# What the ``image`` extra installs, named directly: this works from a source checkout, a wheel or
+# an unrelated environment alike (the project itself is not on a package index).
+IMAGE_EXTRA_HINT = "pip install 'zxing-cpp>=2.2' 'pillow>=10' (or, in a checkout: pip install -e '.[image]')"
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 
 

@@ -15,6 +15,7 @@ from ..auth import current_principal, require
 from ..db import get_session
 from ..errors import Conflict, InvalidInput, NotAccredited, NotFound
 from ..http import json_body, limiter
+from ..domain.status import STATUSES
 from ..models import Certificate, utcnow
 from ..schemas.certificates import CertificateIn, CertificateIssuedOut, CertificatePublicOut, CertificateStatusChangeIn
 from ..services import accreditation, issuing, lookup, revocation
@@ -83,6 +84,18 @@ def get_certificate(cert_id: str):
     return _out(cert), 200, {"Cache-Control": f"public, max-age={current_app.config['VERIFY_CACHE_SECONDS']}"}
 
 
+def status_filter(value: str, now) -> list:
+    """Conditions for a status as readers see it: expiry is derived from ``validUntil``."""
+    if value not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}",
+                           errors={"status": [f"One of {', '.join(STATUSES)}."]})
+    if value == "expired":
+        return [Certificate.status != "revoked", Certificate.valid_until <= now]
+    if value == "revoked":
+        return [Certificate.status == "revoked"]
+    return [Certificate.status == value, Certificate.valid_until > now]
+
+
 def _cursor_decode(value: str):
     try:
         created, cid = json.loads(base64.urlsafe_b64decode(value.encode() + b"==").decode())
@@ -122,6 +135,9 @@ def search_certificates():
             value = args[name]
             if name == "gtin":
                 value = value.zfill(14)
+            if name == "status":
+                query = query.where(*status_filter(value, utcnow()))
+                continue
             query = query.where(column == value)
     if args.get("cursor"):
         created, cid = _cursor_decode(args["cursor"])

@@ -13,12 +13,12 @@ from flask import Response, current_app, redirect, request
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import labels
+from .. import labels, public_pages
 from ..auth import current_principal, require
 from ..db import get_session
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..http import json_body, limiter
-from ..models import Certificate
+from ..models import Certificate, utcnow
 from ..schemas.common import StrictSchema
 from ..services import lookup
 from . import bp, doc, public
@@ -54,7 +54,9 @@ def _stored_payload(token: str) -> dict:
 def label_data(cert: Certificate, *, use_gs1: bool = False) -> labels.LabelData:
     base = current_app.config["PUBLIC_URL"]
     payload = _stored_payload(cert.credential)
-    gs1 = labels.gs1_digital_link(base, cert.gtin) if use_gs1 and cert.gtin else None
+    # The link names this certificate, so a scan opens what this label shows, not another
+    # certificate of the same product.
+    gs1 = f"{labels.gs1_digital_link(base, cert.gtin)}?cert={cert.id}" if use_gs1 and cert.gtin else None
     return labels.label_data_from_credential(payload, compact_jws=cert.credential, issuer_name=cert.body.name,
                                              issuer_name_zh=cert.body.name_zh, verify_url=f"{base}/v/{cert.id}",
                                              digital_link_url=gs1)
@@ -179,22 +181,60 @@ def export(items, options: dict, progress=None) -> tuple[bytes, str, str]:
 
 @public.get("/01/<gtin>")
 @public.get("/01/<gtin>/<path:rest>")
-@doc(tags=["public"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
+@doc(tags=["public"], params=[{"name": "cert", "in": "query", "required": False, "schema": {"type": "string"},
+                               "description": "the certificate a label printed this link for"}])
 def digital_link(gtin: str, rest: str | None = None):
-    """GS1 Digital Link resolver: the product's current certificate page (all of them as JSON)."""
+    """GS1 Digital Link resolver: the product's certificates (HTML page, GS1 linkset or JSON).
+
+    A label's link names its own certificate (``?cert=<id>``) and opens that certificate's page,
+    whatever else the product holds; without it, browsers get the product page.
+    """
     if not gtin.isdigit() or len(gtin) not in (8, 12, 13, 14):
         raise NotFound("Not a GTIN", type="gtin-invalid")
+    gtin = gtin.zfill(14)
     base = current_app.config["PUBLIC_URL"]
-    certs = get_session().scalars(select(Certificate).where(Certificate.gtin == gtin.zfill(14),
-                                                            Certificate.status == "active")
-                                  .order_by(Certificate.created_at.desc(), Certificate.id.desc())).all()
-    if not certs:
-        raise NotFound("No current certificate for this product", type="no-current-certificate")
-    links = [{"id": c.id, "number": c.number, "type": c.type, "grade": c.grade, "verifyUrl": f"{base}/v/{c.id}"}
-             for c in certs]
-    if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
-        return {"gtin": gtin.zfill(14), "certificates": links}
-    resp = redirect(links[0]["verifyUrl"], 302)
-    resp.headers["Link"] = ", ".join(f'<{l["verifyUrl"]}>; rel="alternate"; title="{l["number"]}"' for l in links)
+    session = get_session()
+    wanted = request.args.get("cert")
+    if wanted:
+        cert = session.get(Certificate, wanted) if len(wanted) <= 36 else None
+        if cert is None or cert.gtin != gtin:
+            raise NotFound("No such certificate for this product", type="certificate-not-found")
+        resp = redirect(f"{base}/v/{cert.id}", 302)
+        resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+    now = utcnow()
+    rows = public_pages.product_certificates(session, gtin, now)
+    current = [r for r in rows if r["status"] == "active"]
+    links = [{"id": r["id"], "number": r["number"], "type": r["type"], "grade": r["grade"], "status": r["status"],
+              "verifyUrl": f"{base}/v/{r['id']}"} for r in rows]
+    best = request.accept_mimetypes.best_match(["text/html", "application/linkset+json", "application/json"])
+    if request.args.get("format") == "json":
+        best = "application/json"
+    if best == "application/linkset+json" or request.args.get("linkType") == "all":
+        return _linkset(base, gtin, links)
+    if best == "application/json":
+        if not current:
+            raise NotFound("No current certificate for this product", type="no-current-certificate")
+        return {"gtin": gtin, "certificates": [l for l in links if l["status"] == "active"]}
+    resp = public_pages.product_page(gtin, rows)
+    resp.headers["Link"] = ", ".join([f'<{base}/01/{gtin}>; rel="linkset"; type="application/linkset+json"']
+                                     + [f'<{l["verifyUrl"]}>; rel="alternate"; title="{l["number"]}"'
+                                        for l in links[:20]])
+    return resp
+
+
+def _linkset(base: str, gtin: str, links: list[dict]) -> Response:
+    """RFC 9264 linkset with GS1 link types: the product page, then each certificate."""
+    anchor = f"{base}/01/{gtin}"
+    entry = {"anchor": anchor,
+             "https://gs1.org/voc/defaultLink": [{"href": anchor, "type": "text/html", "hreflang": ["zh", "en"],
+                                                  "title": "Product carbon certificates"}],
+             "https://gs1.org/voc/certificationInfo": [
+                 {"href": l["verifyUrl"], "type": "text/html", "hreflang": ["zh", "en"],
+                  "title": f'{l["number"]} {l["type"]}{" grade " + l["grade"] if l["grade"] else ""} ({l["status"]})'}
+                 for l in links]}
+    resp = Response(json.dumps({"linkset": [entry]}, ensure_ascii=False), mimetype="application/linkset+json")
     resp.headers["Cache-Control"] = f"public, max-age={current_app.config['VERIFY_CACHE_SECONDS']}"
+    resp.headers["Vary"] = "Accept"
     return resp

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 
+from sqlalchemy.exc import IntegrityError
 from flask import Response, current_app, request
 from sqlalchemy import text
 
@@ -122,8 +123,15 @@ def openid_configuration():
 
 def _ensure_registry_key():
     session = get_session()
-    key = current_app.extensions["registry.signer"].registry_key(session, _cfg("PUBLIC_URL"))
-    if session.new:
+    signer = current_app.extensions["registry.signer"]
+    key = signer.registry_key(session, _cfg("PUBLIC_URL"))
+    # A key made on first use must be stored before anything is signed with it (the flush inside
+    # new_key leaves nothing in session.new); a simultaneous first request may have stored one.
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        key = signer.registry_key(session, _cfg("PUBLIC_URL"))
         session.commit()
     return key
 

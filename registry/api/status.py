@@ -30,7 +30,7 @@ TERMS = (
     "HFCs", "PFCs", "SF6", "NF3", "benchmark", "value", "standard", "source", "grade", "scheme", "schemeVersion",
     "reduction", "basedOn", "baseline", "current", "pcf", "neutrality", "coveredQuantity", "emissionsCovered",
     "offsetsTotal", "renewableElectricityShare", "offsets", "registry", "serialNumber", "quantity", "vintage", "kind",
-    "retiredAt", "project", "precedingIds",
+    "retiredAt", "project", "precedingIds", "packSize",
 )
 
 

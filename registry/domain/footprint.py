@@ -237,6 +237,8 @@ def product_member(product: Mapping) -> dict:
         out["gtin"] = product["gtin"]
     if product.get("model"):
         out["model"] = product["model"]
+    if product.get("packSize") is not None:
+        out["packSize"] = str(product["packSize"])
     manufacturer = product["manufacturer"]
     out["manufacturer"] = {"name": manufacturer["name"], "id": manufacturer["id"]}
     return out

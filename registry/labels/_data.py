@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 from registry.errors import InvalidInput
 
@@ -181,8 +182,8 @@ def label_data_from_credential(payload: dict, *, compact_jws: str, issuer_name: 
     if digital_link_url is not None:
         if not gtin:
             raise LabelError("a GS1 Digital Link needs the product's GTIN in the credential")
-        if not digital_link_url.endswith("/01/" + gtin.zfill(14)):
-            raise LabelError(f"digital_link_url must end in /01/{gtin.zfill(14)}")
+        if not urlsplit(digital_link_url).path.endswith("/01/" + gtin.zfill(14)):
+            raise LabelError(f"digital_link_url's path must end in /01/{gtin.zfill(14)}")
 
     grade_obj = _get(subject, "grade", kind=dict)
     grade = _get(grade_obj, "value", required=False)

@@ -33,6 +33,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from ..domain.status import effective_status
 from .common import (DECLARED_UNITS, KINDS, DecimalString, RFC3339DateTime,  # noqa: F401  (re-exported)
                      StrictSchema)
 
@@ -158,6 +159,9 @@ class ProductIn(StrictSchema):
         _CODE_RE, error="A category code: lower-case letters, digits and hyphens."))
     gtin = Gtin(allow_none=True)
     model = _text(100, allow_none=True)
+    # How many declared units one retail pack holds (e.g. 50 for a 50 kg bag of cement), so that
+    # the footprint can also be shown per pack.
+    packSize = DecimalString(allow_none=True, positive=True)
     manufacturer = fields.Nested(ManufacturerIn, required=True)
 
 
@@ -297,7 +301,7 @@ class CertificatePublicOut(Schema):
     id = fields.String()
     number = fields.String()
     type = fields.String()
-    status = fields.String()
+    status = fields.Method("_status", metadata={"enum": ["active", "suspended", "revoked", "expired"]})
     statusReason = fields.String(attribute="status_reason", allow_none=True)
     grade = fields.String(allow_none=True)
     validFrom = fields.Method("_valid_from")
@@ -307,6 +311,9 @@ class CertificatePublicOut(Schema):
     credential = fields.String()
     verifyUrl = fields.Method("_verify_url")
     labels = fields.Method("_labels")
+
+    def _status(self, obj):
+        return effective_status(obj.status, obj.valid_until, datetime.now(timezone.utc))
 
     def _valid_from(self, obj):
         return obj.valid_from.strftime("%Y-%m-%dT%H:%M:%SZ")

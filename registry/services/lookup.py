@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import read_connection
+from ..domain.status import effective_status
 from ..errors import NotFound
 from ..models import Certificate, number_key
 from .. import verification
@@ -53,7 +56,8 @@ def current_for_gtin(session: Session, text: str) -> list[Certificate]:
 
 
 def summary(cert: Certificate, public_url: str) -> dict:
-    return {"id": cert.id, "number": cert.number, "type": cert.type, "status": cert.status,
+    status = effective_status(cert.status, cert.valid_until, datetime.now(timezone.utc))
+    return {"id": cert.id, "number": cert.number, "type": cert.type, "status": status,
             "statusReason": cert.status_reason, "grade": cert.grade, "gtin": cert.gtin,
             "validFrom": cert.valid_from.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "validUntil": cert.valid_until.strftime("%Y-%m-%dT%H:%M:%SZ"),

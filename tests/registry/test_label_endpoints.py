@@ -101,11 +101,22 @@ def test_export_cli_writes_archive(runner, issued, tmp_path):
 
 def test_gs1_digital_link_resolves_to_current_certificate(client, issued):
     cert, _, _ = issued
-    resp = client.get("/01/06901234567892")
+    page = client.get("/01/06901234567892", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert cert["number"] in page.get_data(as_text=True)
+    resp = client.get(f"/01/06901234567892?cert={cert['id']}")
     assert resp.status_code == 302 and resp.headers["Location"] == cert["verifyUrl"]
     listing = client.get("/01/06901234567892?format=json").get_json()
     assert cert["id"] in [c["id"] for c in listing["certificates"]]
-    assert client.get("/01/00000000000000").status_code == 404
+    assert client.get("/01/00000000000000", headers={"Accept": "application/json"}).status_code == 404
+
+
+def test_gs1_label_link_opens_the_certificate_printed_on_it(client, issued):
+    cert, _, _ = issued
+    url = qr_text(client.get(f"/labels/{cert['id']}.png?link=gs1").data)
+    assert url.endswith(f"/01/06901234567892?cert={cert['id']}")
+    resp = client.get(url.split("registry.test", 1)[1])
+    assert resp.status_code == 302 and resp.headers["Location"] == cert["verifyUrl"]
 
 
 def test_svg_is_served_gzipped_when_accepted(client, issued):

@@ -225,4 +225,11 @@ def test_image_without_the_extra_installed_exits_2(world, tmp_path, data_dir, ca
     png = qr_png(f"{BASE}/v/0b7c2a64-3b6e-4c1e-9b57-1c0e6f0d2a11", tmp_path / "x.png")
     monkeypatch.setitem(sys.modules, "zxingcpp", None)  # import zxingcpp → ImportError
     code, _, err = run(["--registry", BASE, "--data-dir", data_dir, png], capsys, no_network)
-    assert code == 2 and "pip install 'carbon-label-registry[image]'" in err
+    assert code == 2 and "pip install 'zxing-cpp>=2.2' 'pillow>=10'" in err
+    # The advice names exactly what the image extra installs.
+    import tomllib
+    from pathlib import Path
+
+    extra = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"]["image"]
+    assert all(f"'{req}'" in err for req in extra), (extra, err)
