@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import sys
 import time
@@ -16,9 +17,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
+from .db import is_busy
 from .errors import PROBLEM_BASE, RegistryError
 
 log = logging.getLogger("registry")
+
+SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
@@ -97,6 +101,8 @@ def init_app(app) -> None:
     @app.before_request
     def _start():
         g.started = time.perf_counter()
+        view = app.view_functions.get(request.endpoint)
+        g.db_write = request.method not in SAFE_METHODS and not getattr(view, "db_read_only", False)
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
 
@@ -154,6 +160,12 @@ def init_app(app) -> None:
     @app.errorhandler(Exception)
     def _unhandled(err: Exception):
         _rollback()
+        if is_busy(err):
+            log.warning("database busy: %s", err)
+            resp = problem(503, "database-busy", "Database busy",
+                           "The database is busy with other writes; retry the request shortly")
+            resp.headers["Retry-After"] = "2"
+            return resp
         log.exception("unhandled error")
         return problem(500, "internal-error", "Internal server error",
                        "The request could not be completed; it has been logged with its request id")
@@ -161,6 +173,13 @@ def init_app(app) -> None:
     @app.get("/metrics")
     def metrics():
         """Prometheus metrics: request counts and latencies by endpoint."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Under gunicorn (gunicorn.conf.py) each worker writes its own files: add them all up.
+            from prometheus_client import multiprocess
+
+            combined = CollectorRegistry()
+            multiprocess.MultiProcessCollector(combined)
+            return Response(generate_latest(combined), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
