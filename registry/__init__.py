@@ -26,6 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     app.extensions["registry.signer"] = Signer(app.config["MASTER_KEY"])
+    from . import keycheck
+
+    keycheck.check_app(app, at_start=True)  # refuses a key-encryption key the database was not made with
     from .auth import _RegistryKeys
 
     app.extensions["registry.token_keys"] = _RegistryKeys()

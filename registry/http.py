@@ -98,9 +98,18 @@ def init_app(app) -> None:
     if app.config["PUBLIC_URL"].startswith("https:"):
         static_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
 
+    from . import keycheck
+
+    key_state = app.extensions.setdefault("registry.key_check", keycheck.KeyCheck())
+
     @app.before_request
     def _start():
         g.started = time.perf_counter()
+        if key_state.state != "ok" and request.endpoint != "public.healthz":
+            if keycheck.ensure(app).state == "failed":
+                return problem(503, "key-check-failed", "Key check failed",
+                               "The registry's key-encryption key does not match its database; "
+                               "see /healthz and the error log")
         view = app.view_functions.get(request.endpoint)
         g.db_write = request.method not in SAFE_METHODS and not getattr(view, "db_read_only", False)
         incoming = request.headers.get("X-Request-Id", "")

@@ -256,3 +256,16 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Operations: settings the registry keeps about itself --------------------------------------
+
+
+class RegistrySetting(Base):
+    """A named value the registry keeps about itself, such as the key-encryption key's check value."""
+
+    __tablename__ = "registry_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
