@@ -26,7 +26,9 @@ DEFAULTS: dict[str, object] = {
     "VERIFY_CACHE_SECONDS": 60,
     "RATELIMIT_TOKEN": "30 per minute",
     "RATELIMIT_PUBLIC": "600 per minute",
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # None: an SQLite file in the instance folder, shared by every worker of this instance;
+    # redis://… to share limits across hosts; memory:// counts per worker process.
+    "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_ENABLED": True,
     "BODY_KEY_ALGORITHM": "EdDSA",
     "LOG_LEVEL": "INFO",

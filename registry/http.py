@@ -92,6 +92,14 @@ def init_app(app) -> None:
 
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config["RATELIMIT_ENABLED"] = bool(app.config["RATELIMIT_ENABLED"])
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        # Shared by every worker of this instance (memory:// would be per worker).
+        from pathlib import Path
+
+        from . import ratelimit
+        from .config import private_instance
+
+        app.config["RATELIMIT_STORAGE_URI"] = ratelimit.default_uri(private_instance(Path(app.instance_path)))
     limiter.init_app(app)
 
     static_headers = [*SECURITY_HEADERS.items(), ("Content-Security-Policy", DEFAULT_CSP)]
