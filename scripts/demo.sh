@@ -12,4 +12,5 @@ FLASK="$VENV/bin/flask --app wsgi"
 $FLASK db upgrade
 $FLASK registry demo
 echo "Registry on $REGISTRY_PUBLIC_URL — try $REGISTRY_PUBLIC_URL/api/v1/certificates and the labels listed above." >&2
-exec "$VENV/bin/gunicorn" --workers 2 --bind "127.0.0.1:$PORT" --access-logfile - wsgi:app
+# gunicorn.conf.py: metrics added up across workers, no stray control socket, workers forked from a loaded app.
+exec "$VENV/bin/gunicorn" -c gunicorn.conf.py --workers "${WEB_CONCURRENCY:-2}" --bind "127.0.0.1:$PORT" --access-logfile - wsgi:app
