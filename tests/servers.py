@@ -44,10 +44,18 @@ class Gunicorn:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "Gunicorn":
+        return self.launch().wait(timeout)
+
+    def launch(self) -> "Gunicorn":
+        """Start the process without waiting for it to answer (to start several at once)."""
         self.instance.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+        return self
+
+    def wait(self, timeout: float = 60) -> "Gunicorn":
+        """Wait until it answers ``/healthz``; raises RuntimeError if it exits or does not answer."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
