@@ -38,6 +38,8 @@ def make_engine(url: str, *, busy_timeout: float = 15) -> Engine:
     connect_args = {}
     if url.startswith("postgresql"):
         connect_args["options"] = f"-c lock_timeout={int(busy_timeout * 1000)}"
+        if "connect_timeout" not in url:  # an unreachable host must not hang start-up or /healthz
+            connect_args["connect_timeout"] = 10
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 

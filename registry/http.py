@@ -91,6 +91,8 @@ def init_app(app) -> None:
     children: dict[tuple, tuple] = {}
 
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # If the shared store fails (Redis down), count per worker rather than answer 500s.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config["RATELIMIT_ENABLED"] = bool(app.config["RATELIMIT_ENABLED"])
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         # Shared by every worker of this instance (memory:// would be per worker).

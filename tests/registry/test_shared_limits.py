@@ -67,3 +67,16 @@ def test_limits_hold_across_instances_sharing_redis(engine, database_url, tmp_pa
             host.stop()
     assert codes.count(429) == 12 and codes.count(404) == 4, codes
     assert redis_db.keys("LIMITS*") or redis_db.dbsize() > 0
+
+
+def test_an_unreachable_store_falls_back_to_per_worker_limits(session, database_url):
+    from registry import create_app
+
+    from ..conftest import app_config
+
+    app = create_app(app_config(database_url, SESSION=session, RATELIMIT_ENABLED=True, RATELIMIT_PUBLIC="3 per minute",
+                                RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0"))
+    client = app.test_client()
+    codes = [client.get("/v/no-such-certificate", headers={"Accept": "application/json"}).status_code
+             for _ in range(5)]
+    assert codes == [404, 404, 404, 429, 429]
