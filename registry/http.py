@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
+from . import keycheck
 from .db import is_busy
 from .errors import PROBLEM_BASE, RegistryError
 
@@ -107,8 +108,6 @@ def init_app(app) -> None:
     static_headers = [*SECURITY_HEADERS.items(), ("Content-Security-Policy", DEFAULT_CSP)]
     if app.config["PUBLIC_URL"].startswith("https:"):
         static_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
-
-    from . import keycheck
 
     key_state = app.extensions.setdefault("registry.key_check", keycheck.KeyCheck())
 

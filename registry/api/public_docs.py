@@ -9,7 +9,7 @@ import threading
 from flask import Response, current_app, request
 from sqlalchemy import text
 
-from .. import auth
+from .. import auth, keycheck
 from ..db import get_session
 from ..errors import RegistryError
 from ..http import limiter
@@ -150,8 +150,6 @@ def trust_list():
 @doc(tags=["operations"])
 def healthz():
     """Liveness, database reachability and the key-encryption key check; 503 names what is broken."""
-    from .. import keycheck
-
     try:
         get_session().execute(text("SELECT 1"))
         database = "ok"
