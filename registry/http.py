@@ -114,15 +114,17 @@ def init_app(app) -> None:
     @app.before_request
     def _start():
         g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        view = app.view_functions.get(request.endpoint)
+        # Decides BEGIN IMMEDIATE (writes queue for the lock) or a deferred BEGIN on SQLite: db._write_intent.
+        g.db_write = request.method not in SAFE_METHODS and not getattr(view, "db_read_only", False)
         if key_state.state != "ok" and request.endpoint != "public.healthz":
+            # Start-up could not check the key (database unreachable or not migrated): check now.
             if keycheck.ensure(app).state == "failed":
                 return problem(503, "key-check-failed", "Key check failed",
                                "The registry's key-encryption key does not match its database; "
                                "see /healthz and the error log")
-        view = app.view_functions.get(request.endpoint)
-        g.db_write = request.method not in SAFE_METHODS and not getattr(view, "db_read_only", False)
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
 
     @app.after_request
     def _finish(resp: Response):
