@@ -74,11 +74,11 @@ def _write_intent() -> bool:
     """Whether a transaction begun now belongs to work that writes.
 
     A request declares it in ``g.db_write`` (see :func:`registry.http.init_app`); commands and
-    background work outside a request write as a rule.
+    background work outside a request write as a rule, unless they set ``g.db_write`` too.
     """
     if has_request_context():
         return bool(g.get("db_write"))
-    return has_app_context()
+    return has_app_context() and g.get("db_write", True)
 
 
 def read_only(view):

@@ -13,6 +13,7 @@ import threading
 import time
 
 from cryptography.fernet import Fernet, InvalidToken
+from flask import g
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -64,6 +65,9 @@ def run(session: Session, fernet: Fernet) -> None:
             fernet.decrypt(key.private_key_encrypted)
         except InvalidToken:
             raise ConfigError(WRONG_KEY.format(why=f"it does not decrypt the private key {key.kid}")) from None
+    # The check read in a deferred transaction; the one write takes the lock (BEGIN IMMEDIATE).
+    session.commit()
+    g.db_write = True
     session.add(RegistrySetting(name=SETTING, value=fernet.encrypt(PLAINTEXT).decode(), updated_at=utcnow()))
     try:
         session.commit()
@@ -83,6 +87,7 @@ def check_app(app, *, at_start: bool = False) -> KeyCheck:
     state: KeyCheck = app.extensions.setdefault("registry.key_check", KeyCheck())
     fernet = Fernet(app.config["MASTER_KEY"].encode())
     with state.lock, app.app_context():
+        g.db_write = False  # reads only, unless the check value must be recorded
         state.checked_at = time.monotonic()
         session = new_session()
         injected = session is app.config.get("SESSION")
