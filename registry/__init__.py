@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask
 
 from . import config
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    instance = os.environ.get("REGISTRY_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=os.path.abspath(instance) if instance else None)
     app.config.from_mapping(config.DEFAULTS)
     app.config.from_prefixed_env("REGISTRY")
     if test_config:
@@ -22,6 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     app.extensions["registry.signer"] = Signer(app.config["MASTER_KEY"])
+    from . import keycheck
+
+    keycheck.check_app(app, at_start=True)  # refuses a key-encryption key the database was not made with
     from .auth import _RegistryKeys
 
     app.extensions["registry.token_keys"] = _RegistryKeys()

@@ -187,6 +187,37 @@ def export_labels_cmd(body_code: str, out_path: str, fmt: str, lang: str, mode: 
     click.echo(f"{len(items)} labels → {out_path} ({len(content)} bytes)", err=True)
 
 
+@registry_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def backup_cmd(path: str):
+    """Write a consistent copy of the database to PATH (SQLite online backup, or pg_dump)."""
+    from .backup import BackupError, backup
+
+    try:
+        backup(current_app.config["DATABASE_URL"], Path(path))
+    except BackupError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"backup written to {path} ({Path(path).stat().st_size} bytes); private keys in it are "
+               "encrypted under the key-encryption key, which it does not contain", err=True)
+
+
+@registry_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Replace the database without asking.")
+def restore_cmd(path: str, yes: bool):
+    """Replace the database's contents with the backup at PATH (stop the service first)."""
+    from .backup import BackupError, restore
+
+    if not yes:
+        click.confirm(f"Replace every row of {current_app.config['DATABASE_URL']} with {path}?", abort=True)
+    try:
+        restore(current_app.config["DATABASE_URL"], Path(path))
+    except BackupError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"restored from {path}; run `flask --app wsgi db upgrade` if the backup predates this version",
+               err=True)
+
+
 def register(app) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(operator_cli)

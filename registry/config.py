@@ -16,6 +16,8 @@ DEFAULTS: dict[str, object] = {
     # "development" creates a key-encryption key file in the instance folder.
     "ENV": "production",
     "DATABASE_URL": None,
+    # Seconds a writer waits for another's lock before the request answers 503 database-busy.
+    "DATABASE_BUSY_TIMEOUT": 15,
     "PUBLIC_URL": None,
     "MASTER_KEY": None,
     "MASTER_KEY_FILE": None,
@@ -26,7 +28,9 @@ DEFAULTS: dict[str, object] = {
     "VERIFY_CACHE_SECONDS": 60,
     "RATELIMIT_TOKEN": "30 per minute",
     "RATELIMIT_PUBLIC": "600 per minute",
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # None: an SQLite file in the instance folder, shared by every worker of this instance;
+    # redis://… to share limits across hosts; memory:// counts per worker process.
+    "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_ENABLED": True,
     "BODY_KEY_ALGORITHM": "EdDSA",
     "LOG_LEVEL": "INFO",
@@ -57,7 +61,7 @@ def validate(app) -> None:
     """Fill derived settings and refuse configurations that would run insecurely."""
     cfg = app.config
     if not cfg.get("DATABASE_URL"):
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        private_instance(Path(app.instance_path))
         cfg["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'registry.sqlite3'}"
     production = cfg.get("ENV") == "production" and not cfg.get("TESTING")
     if not cfg.get("PUBLIC_URL"):
@@ -116,10 +120,21 @@ def _is_ip_address(host: str) -> bool:
     return True
 
 
+def private_instance(instance: Path) -> Path:
+    """Create the instance folder readable by its owner only (0700), tightening an existing one."""
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        if instance.stat().st_mode & 0o077:
+            instance.chmod(0o700)
+    except OSError:  # not ours to change: the operator's choice
+        pass
+    return instance
+
+
 def _development_master_key(instance: Path) -> str:
     from cryptography.fernet import Fernet
 
-    instance.mkdir(parents=True, exist_ok=True)
+    private_instance(instance)
     path = instance / "master.key"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

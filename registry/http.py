@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import sys
 import time
@@ -16,9 +17,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
+from . import keycheck
+from .db import is_busy
 from .errors import PROBLEM_BASE, RegistryError
 
 log = logging.getLogger("registry")
+
+SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
@@ -87,18 +92,39 @@ def init_app(app) -> None:
     children: dict[tuple, tuple] = {}
 
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # If the shared store fails (Redis down), count per worker rather than answer 500s.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config["RATELIMIT_ENABLED"] = bool(app.config["RATELIMIT_ENABLED"])
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        # Shared by every worker of this instance (memory:// would be per worker).
+        from pathlib import Path
+
+        from . import ratelimit
+        from .config import private_instance
+
+        app.config["RATELIMIT_STORAGE_URI"] = ratelimit.default_uri(private_instance(Path(app.instance_path)))
     limiter.init_app(app)
 
     static_headers = [*SECURITY_HEADERS.items(), ("Content-Security-Policy", DEFAULT_CSP)]
     if app.config["PUBLIC_URL"].startswith("https:"):
         static_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
 
+    key_state = app.extensions.setdefault("registry.key_check", keycheck.KeyCheck())
+
     @app.before_request
     def _start():
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        view = app.view_functions.get(request.endpoint)
+        # Decides BEGIN IMMEDIATE (writes queue for the lock) or a deferred BEGIN on SQLite: db._write_intent.
+        g.db_write = request.method not in SAFE_METHODS and not getattr(view, "db_read_only", False)
+        if key_state.state != "ok" and request.endpoint != "public.healthz":
+            # Start-up could not check the key (database unreachable or not migrated): check now.
+            if keycheck.ensure(app).state == "failed":
+                return problem(503, "key-check-failed", "Key check failed",
+                               "The registry's key-encryption key does not match its database; "
+                               "see /healthz and the error log")
 
     @app.after_request
     def _finish(resp: Response):
@@ -154,6 +180,12 @@ def init_app(app) -> None:
     @app.errorhandler(Exception)
     def _unhandled(err: Exception):
         _rollback()
+        if is_busy(err):
+            log.warning("database busy: %s", err)
+            resp = problem(503, "database-busy", "Database busy",
+                           "The database is busy with other writes; retry the request shortly")
+            resp.headers["Retry-After"] = "2"
+            return resp
         log.exception("unhandled error")
         return problem(500, "internal-error", "Internal server error",
                        "The request could not be completed; it has been logged with its request id")
@@ -161,6 +193,13 @@ def init_app(app) -> None:
     @app.get("/metrics")
     def metrics():
         """Prometheus metrics: request counts and latencies by endpoint."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Under gunicorn (gunicorn.conf.py) each worker writes its own files: add them all up.
+            from prometheus_client import multiprocess
+
+            combined = CollectorRegistry()
+            multiprocess.MultiProcessCollector(combined)
+            return Response(generate_latest(combined), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 

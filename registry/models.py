@@ -325,3 +325,16 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Operations: settings the registry keeps about itself --------------------------------------
+
+
+class RegistrySetting(Base):
+    """A named value the registry keeps about itself, such as the key-encryption key's check value."""
+
+    __tablename__ = "registry_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,11 +17,12 @@ if [ -n "${TLS_CERT:-}" ]; then
   TLS_ARGS=(--certfile "$TLS_CERT" --keyfile "${TLS_KEY:?TLS_KEY is needed with TLS_CERT}")
 fi
 echo "Registry on $REGISTRY_PUBLIC_URL — try $REGISTRY_PUBLIC_URL/api/v1/certificates and the labels listed above." >&2
+# gunicorn.conf.py: metrics added up across workers, no stray control socket, workers forked from a loaded app.
 # The worker delivers webhooks and PACT callbacks; it stops when the server stops, and a signal
 # to this script stops both.
 $FLASK registry worker &
 WORKER=$!
-"$VENV/bin/gunicorn" --workers 2 --bind "127.0.0.1:$PORT" --access-logfile - "${TLS_ARGS[@]}" wsgi:app &
+"$VENV/bin/gunicorn" -c gunicorn.conf.py --workers "${WEB_CONCURRENCY:-2}" --bind "127.0.0.1:$PORT" --access-logfile - "${TLS_ARGS[@]}" wsgi:app &
 SERVER=$!
 trap 'kill -TERM "$SERVER" 2>/dev/null' INT TERM
 status=0

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from flask import Response, current_app, request
 from sqlalchemy import text
 
-from .. import auth
+from .. import auth, keycheck
 from ..db import get_session
 from ..errors import RegistryError
 from ..http import limiter
@@ -218,13 +218,21 @@ def trust_list():
 @public.get("/healthz")
 @doc(tags=["operations"])
 def healthz():
-    """Liveness and database reachability."""
+    """Liveness, database reachability and the key-encryption key check; 503 names what is broken."""
     try:
         get_session().execute(text("SELECT 1"))
+        database = "ok"
     except Exception as err:  # any driver error means "not healthy", reported not raised
         current_app.logger.warning("health check failed: %s", err)
-        return {"status": "unavailable", "database": "unreachable"}, 503
-    return {"status": "ok", "database": "ok"}
+        database = "unreachable"
+    state = keycheck.ensure(current_app._get_current_object())
+    body = {"status": "ok", "database": database, "keyCheck": state.state}
+    if database != "ok" or state.state != "ok":
+        body["status"] = "unavailable"
+        if state.state != "ok":
+            body["detail"] = state.detail
+        return body, 503
+    return body
 
 
 @public.get("/openapi.json")

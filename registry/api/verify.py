@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from flask import Response, current_app, render_template, request
 
-from ..db import get_session
+from ..db import get_session, read_only
 from ..domain.status import effective_status
 from ..errors import InvalidInput, NotFound
 from ..http import json_body, limiter
@@ -94,6 +94,7 @@ def _parse_verify_request(data: dict) -> tuple[list[dict], bool]:
 
 
 @bp.post("/verify")
+@read_only
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
 @doc(body=VERIFY_BODY, response=VERIFY_RESULT, tags=["public"],
      responses={422: "neither or both of credential and qr, not a string, too long, or batch too large"})

@@ -1,48 +1,107 @@
-"""Simultaneous issuance on PostgreSQL: offsets used once, certificate numbers never shared."""
+"""Simultaneous writes against real gunicorn workers, on SQLite and on PostgreSQL.
+
+Offsets are used once, certificate numbers never shared, and no writer fails: on SQLite writers
+queue for the write lock instead of failing on a stale snapshot. Contention beyond the busy
+timeout answers 503 ``database-busy`` with ``Retry-After``.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from registry import create_app
+from registry.db import sqlite_path
+
+from ..conftest import MASTER_KEY, LiveServer, app_config
 from ..factories import certificate_request, commit_body, footprint, offsets
+from ..servers import Gunicorn
 
-pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def live_body(live_server, is_postgres):
-    if not is_postgres:
-        pytest.skip("concurrency guarantees are tested on PostgreSQL (REGISTRY_TEST_DATABASE_URL)")
-    _body, client_id, secret = commit_body(live_server.app)
-    token = httpx.post(f"{live_server.url}/auth/token", data={"grant_type": "client_credentials"},
+def _login(url: str, app) -> dict:
+    _body, client_id, secret = commit_body(app)
+    token = httpx.post(f"{url}/auth/token", data={"grant_type": "client_credentials"},
                        auth=(client_id, secret)).json()["access_token"]
-    return live_server.url, {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}"}
 
 
-def _post_all(url, headers, payloads):
+@pytest.fixture(scope="module", params=[2, 8], ids=lambda n: f"{n}-workers")
+def server(request, engine, database_url, tmp_path_factory):
+    """A gunicorn with 2 or 8 workers on the test database, and a body's bearer header."""
+    with Gunicorn(database_url, tmp_path_factory.mktemp("gunicorn") / "instance", workers=request.param,
+                  master_key=MASTER_KEY, env={"REGISTRY_RATELIMIT_ENABLED": "false"}) as live:
+        app = create_app(app_config(database_url, PUBLIC_URL=live.url))
+        yield live, _login(live.url, app)
+        assert "database is locked" not in live.output()
+
+
+def _all(method, url, headers, payloads):
     with httpx.Client(timeout=60) as http, ThreadPoolExecutor(max_workers=len(payloads)) as pool:
-        return list(pool.map(lambda p: http.post(f"{url}/api/v1/certificates", json=p, headers=headers), payloads))
+        return list(pool.map(lambda p: http.request(method, p[0], json=p[1], headers=headers),
+                             [(url + path, body) for path, body in payloads]))
 
 
-def test_twenty_claims_on_one_offset_exactly_one_wins(live_body):
-    url, headers = live_body
+def _unexpected(responses, allowed):
+    return [f"{r.status_code} {r.text[:200]}" for r in responses if r.status_code not in allowed]
+
+
+def test_twelve_claims_on_one_offset_exactly_one_wins(server):
+    live, headers = server
     shared = offsets("1", prefix=uuid.uuid4().hex[:8])
-    payloads = [certificate_request("carbon-neutral", offsets=shared, coveredQuantity="1000",
-                                    renewableElectricityShare="0.5",
-                                    footprint=footprint(f"0.{80 + i}")) for i in range(20)]
-    responses = _post_all(url, headers, payloads)
-    codes = sorted(r.status_code for r in responses)
-    assert codes == [201] + [409] * 19, [r.text[:200] for r in responses if r.status_code not in (201, 409)]
+    payloads = [("/api/v1/certificates",
+                 certificate_request("carbon-neutral", offsets=shared, coveredQuantity="1000",
+                                     renewableElectricityShare="0.5", footprint=footprint(f"0.{80 + i}")))
+                for i in range(12)]
+    responses = _all("POST", live.url, headers, payloads)
+    assert not _unexpected(responses, (201, 409)), _unexpected(responses, (201, 409))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 11
     assert all(r.json()["type"].endswith("/offset-already-used") for r in responses if r.status_code == 409)
 
 
-def test_fifty_simultaneous_issuances_get_fifty_numbers(live_body):
-    url, headers = live_body
-    responses = _post_all(url, headers, [certificate_request(footprint=footprint("0.8")) for _ in range(50)])
-    assert [r.status_code for r in responses] == [201] * 50, [r.text[:200] for r in responses if r.status_code != 201]
-    numbers = {r.json()["number"] for r in responses}
-    assert len(numbers) == 50
+def test_fifty_simultaneous_issuances_get_fifty_numbers(server):
+    live, headers = server
+    responses = _all("POST", live.url, headers,
+                     [("/api/v1/certificates", certificate_request(footprint=footprint("0.8"))) for _ in range(50)])
+    assert not _unexpected(responses, (201,)), _unexpected(responses, (201,))
+    assert len({r.json()["number"] for r in responses}) == 50
+
+
+def test_simultaneous_suspends_and_reinstates(server):
+    live, headers = server
+    issued = _all("POST", live.url, headers,
+                  [("/api/v1/certificates", certificate_request(footprint=footprint("0.8"))) for _ in range(12)])
+    ids = [r.json()["id"] for r in issued]
+    for action, status in (("suspend", "suspended"), ("reinstate", "active")):
+        responses = _all("POST", live.url, headers,
+                         [(f"/api/v1/certificates/{i}/{action}", {"reason": "audit"}) for i in ids])
+        assert not _unexpected(responses, (200,)), _unexpected(responses, (200,))
+        assert {r.json()["status"] for r in responses} == {status}
+
+
+def test_contention_beyond_the_busy_timeout_is_503(engine, database_url, tmp_path):
+    """Another writer holds the lock longer than the timeout: a clear, retryable 503."""
+    with LiveServer(database_url, tmp_path / "instance", DATABASE_BUSY_TIMEOUT=0.3) as live:
+        headers = _login(live.url, live.app)
+        path = sqlite_path(database_url)
+        if path is not None:
+            holder = sqlite3.connect(path, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+        else:
+            holder = engine.connect()
+            holder.begin()
+            holder.execute(text("LOCK TABLE status_lists IN EXCLUSIVE MODE"))
+        try:
+            resp = httpx.post(f"{live.url}/api/v1/certificates", json=certificate_request(), headers=headers,
+                              timeout=30)
+        finally:
+            holder.rollback() if path is None else holder.execute("ROLLBACK")
+            holder.close()
+    assert resp.status_code == 503, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["type"].endswith("/database-busy")
+    assert int(resp.headers["Retry-After"]) > 0

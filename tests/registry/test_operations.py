@@ -24,7 +24,7 @@ def test_non_json_body_is_415(client, session):
 
 def test_security_headers_and_request_id(client):
     resp = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
-    assert resp.get_json() == {"status": "ok", "database": "ok"}
+    assert resp.get_json() == {"status": "ok", "database": "ok", "keyCheck": "ok"}
     assert resp.headers["X-Request-Id"] == "abc-123"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
