@@ -12,7 +12,7 @@ from registry.api.status import published
 from registry.models import StatusList, utcnow
 from registry.services import statuslists
 from verifier import verify_status_list_credential
-from verifier.errors import StatusUnavailable
+from verifier import StatusUnavailable
 
 from ..conftest import PUBLIC_URL
 
