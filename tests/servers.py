@@ -37,7 +37,8 @@ class Gunicorn:
                     if not k.startswith(("REGISTRY_", "PROMETHEUS_")) and k != "GUNICORN_CMD_ARGS"}
         self.env.update({"REGISTRY_DATABASE_URL": database_url, "REGISTRY_MASTER_KEY": master_key,
                          "REGISTRY_PUBLIC_URL": self.url, "REGISTRY_INSTANCE_PATH": str(self.instance),
-                         "REGISTRY_LOG_LEVEL": "WARNING", "REGISTRY_ENV": "production"})
+                         # development: production refuses a loopback http URL as a did:web
+                         "REGISTRY_LOG_LEVEL": "WARNING", "REGISTRY_ENV": "development"})
         self.env.update(env or {})
         self.args = [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py"),
                      "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "wsgi:app"]
