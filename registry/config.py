@@ -26,6 +26,7 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_PUBLIC": "600 per minute",
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_ENABLED": True,
+    "LABEL_RENDER_WAIT": 2.0,  # seconds a label render waits for the instance's render slot
     "BODY_KEY_ALGORITHM": "EdDSA",
     "LOG_LEVEL": "INFO",
     # Flask refuses larger request bodies with 413; a full verify batch is well under it.

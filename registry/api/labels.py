@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import gzip
 import json
 import hashlib
+import os
 import threading
+import time
 from collections import OrderedDict
+from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Response, current_app, redirect, request
 from marshmallow import fields, validate
@@ -16,7 +21,7 @@ from sqlalchemy import select
 from .. import labels
 from ..auth import current_principal, require
 from ..db import get_session
-from ..errors import Forbidden, InvalidInput, NotFound
+from ..errors import Forbidden, InvalidInput, NotFound, RegistryError
 from ..http import json_body, limiter
 from ..models import Certificate
 from ..schemas.common import StrictSchema
@@ -102,17 +107,77 @@ class _LabelResponses:
                 self.size -= len(old.content) + len(old.gzipped or b"")
 
 
+class RenderBusy(RegistryError):
+    status = 503
+    type = "busy"
+    title = "Label renderer busy"
+
+
+_process_slot = threading.Lock()
+
+
+@contextmanager
+def render_slot():
+    """One label render at a time per instance (every worker process), waiting briefly.
+
+    Renders are CPU-bound: with sync workers on two cores, two concurrent renders would leave
+    nothing for verification. The slot is a thread lock (this process) plus an exclusive
+    ``flock`` on a file in the instance folder (all processes); the kernel drops the lock of
+    a killed worker. After ``LABEL_RENDER_WAIT`` seconds the request gets 503 ``busy``.
+    """
+    wait = float(current_app.config.get("LABEL_RENDER_WAIT", 2.0))
+    deadline = time.monotonic() + wait
+    if not _process_slot.acquire(timeout=wait):
+        raise _busy()
+    fd = None
+    try:
+        path = Path(current_app.instance_path) / "label-render.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _busy() from None
+                time.sleep(0.02)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing releases the flock
+        _process_slot.release()
+
+
+def _busy() -> RenderBusy:
+    retry = max(1, round(float(current_app.config.get("LABEL_RENDER_WAIT", 2.0))))
+    err = RenderBusy("Another label is being rendered; try again shortly (cached labels are served at once)",
+                     extra={"retryAfter": retry})
+    err.headers = {"Retry-After": str(retry)}
+    return err
+
+
+def _canonical(ext: str, opts: dict) -> tuple:
+    """The options that change the bytes, quantised: whole millimetres and a few dpi steps."""
+    width = labels.quantise_width(opts["width"])
+    dpi = labels.quantise_dpi(opts["dpi"]) if ext == "png" else 0
+    return opts["lang"], opts["mode"], width, dpi, opts["link"]
+
+
 @public.get("/labels/<cert_id>.<ext>")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
 @doc(tags=["public"], params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                               for n in ("lang", "mode", "width", "dpi", "link")])
 def label(cert_id: str, ext: str):
     """A certificate's label as SVG, PNG or PDF; served whatever the status, since print runs last."""
+    if ext not in FORMATS:
+        raise NotFound(f"Labels come as {', '.join(FORMATS)}", type="label-format-unknown")
+    options = _canonical(ext, LabelQuery().load(request.args.to_dict()))
     cache = current_app.extensions.setdefault("registry.label_responses", _LabelResponses())
-    key = (cert_id, ext, request.query_string)
+    key = (cert_id, ext, options)
     prepared = cache.get(key)
     if prepared is None:
-        prepared = _prepare(cert_id, ext)
+        prepared = _prepare(cert_id, ext, *options)
         cache.put(key, prepared)
     if request.if_none_match.contains(prepared.etag):
         resp = Response(status=304)
@@ -128,13 +193,14 @@ def label(cert_id: str, ext: str):
     return resp
 
 
-def _prepare(cert_id: str, ext: str) -> _Prepared:
-    if ext not in FORMATS:
-        raise NotFound(f"Labels come as {', '.join(FORMATS)}", type="label-format-unknown")
-    opts = LabelQuery().load(request.args.to_dict())
+def _prepare(cert_id: str, ext: str, lang: str, mode: str, width: int | None, dpi: int, link: str) -> _Prepared:
     cert = revocation.get_certificate(get_session(), cert_id)
-    rendered = labels.render_label(label_data(cert, use_gs1=opts["link"] == "gs1"), fmt=ext, lang=opts["lang"],
-                                   mode=opts["mode"], width_mm=opts["width"], dpi=opts["dpi"])
+    data = label_data(cert, use_gs1=link == "gs1")
+    if ext == "png":  # refuse an oversized raster before waiting for the slot
+        labels.check_pixels(*labels.label_size_mm(data.kind, mode, width), dpi)
+    with render_slot():
+        rendered = labels.render_label(data, fmt=ext, lang=lang, mode=mode, width_mm=width,
+                                       dpi=dpi or 300)
     # The label is a function of the signed credential: it never changes, whatever the status.
     headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-QR-Version": str(rendered.qr_version),
                "Content-Disposition": f'inline; filename="{cert.number}.{ext}"'}
@@ -143,6 +209,8 @@ def _prepare(cert_id: str, ext: str) -> _Prepared:
         headers["X-Label-Warnings"] = " | ".join(rendered.warnings)
     if ext == "svg":
         headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    if ext == "png":
+        headers["X-Label-DPI"] = str(dpi)
     return _Prepared(rendered.content, rendered.media_type, headers)
 
 

@@ -16,8 +16,10 @@ Public API::
 from ._bulk import archive_names, render_archive, render_sheet
 from ._data import GRADES, KINDS, LabelData, LabelError, gs1_digital_link, label_data_from_credential
 from ._render import (
+    DPI_STEPS,
     FORMATS,
     LANGS,
+    MAX_PIXELS,
     MAX_QR_VERSION,
     MEDIA_TYPES,
     MODES,
@@ -25,10 +27,14 @@ from ._render import (
     clear_caches,
     label_size_mm,
     qr_segments,
+    check_pixels,
+    quantise_dpi,
+    quantise_width,
     render_label,
 )
 
 __all__ = [
+    "DPI_STEPS", "MAX_PIXELS", "check_pixels", "quantise_dpi", "quantise_width",
     "FORMATS", "GRADES", "KINDS", "LANGS", "MAX_QR_VERSION", "MEDIA_TYPES", "MODES",
     "LabelData", "LabelError", "RenderedLabel",
     "archive_names", "clear_caches", "gs1_digital_link", "label_data_from_credential",

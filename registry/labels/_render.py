@@ -10,7 +10,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +24,8 @@ from ._data import LabelData, LabelError
 from ._text import accessible, get_font
 
 __all__ = ["RenderedLabel", "render_label", "render_svg", "label_size_mm", "clear_caches",
-           "TEMPLATE_DIR", "FORMATS", "LANGS", "MODES", "MAX_QR_VERSION", "MEDIA_TYPES"]
+           "TEMPLATE_DIR", "FORMATS", "LANGS", "MODES", "MAX_QR_VERSION", "MEDIA_TYPES",
+           "DPI_STEPS", "MAX_PIXELS", "quantise_width", "quantise_dpi", "check_pixels"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "label_templates"
 FORMATS = ("svg", "png", "pdf")
@@ -34,6 +35,11 @@ MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png", "pdf": "application/p
 #: The densest QR code labels use (small packaging scans version 22 reliably; PERF-NOTES.md).
 MAX_QR_VERSION = 22
 QUIET_ZONE = 4  # modules, each side (ISO/IEC 18004 minimum)
+#: Resolutions a PNG is rendered at; other requests snap to the nearest (one cache key each).
+DPI_STEPS = (72, 150, 300, 600)
+#: The largest PNG raster (pixels): 8 Mpx is 32 MB of RGBA and about a second of resvg.
+#: A 300 mm wide link label at 1,200 dpi would be 185 Mpx (2.3 GB, > 30 s): refused.
+MAX_PIXELS = 8_000_000
 #: Fixed PDF dates so that the same label gives the same bytes.
 PDF_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
@@ -309,6 +315,37 @@ def label_size_mm(kind: str, mode: str, width_mm: float | None = None) -> tuple[
     return w, w * design["height"] / vw
 
 
+def quantise_width(width_mm) -> int | None:
+    """A printed width in whole millimetres (half up), so every request maps to few sizes."""
+    if width_mm is None:
+        return None
+    return int(Decimal(str(float(width_mm))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def quantise_dpi(dpi) -> int:
+    """The step of :data:`DPI_STEPS` nearest to ``dpi`` (the lower one on a tie)."""
+    dpi = float(dpi)
+    return min(DPI_STEPS, key=lambda step: (abs(step - dpi), step))
+
+
+def png_pixels(w_mm: float, h_mm: float, dpi: float) -> tuple[int, int]:
+    """The raster size resvg makes of a ``w_mm`` × ``h_mm`` SVG at ``dpi``."""
+    return max(1, math.ceil(w_mm * dpi / 25.4)), max(1, math.ceil(h_mm * dpi / 25.4))
+
+
+def check_pixels(w_mm: float, h_mm: float, dpi: float) -> None:
+    """Refuse a raster above :data:`MAX_PIXELS` before any memory is spent on it."""
+    px, py = png_pixels(w_mm, h_mm, dpi)
+    if px * py > MAX_PIXELS:
+        largest = math.floor(25.4 * math.sqrt(MAX_PIXELS * w_mm / h_mm) / dpi) if h_mm else 0
+        raise LabelError(
+            f"a {w_mm:g} × {h_mm:g} mm PNG at {dpi:g} dpi would be {px} × {py} pixels, above the "
+            f"limit of {MAX_PIXELS:,} pixels; at {dpi:g} dpi a PNG can be at most {largest} mm wide. "
+            "Use a lower dpi, or the PDF or SVG (vectors, any size)",
+            type="label-too-large", title="Label too large",
+            extra={"pixels": px * py, "maxPixels": MAX_PIXELS, "maxWidthMm": largest})
+
+
 def _check_options(fmt: str, lang: str, mode: str, width_mm, dpi) -> None:
     if fmt not in FORMATS:
         raise LabelError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -422,9 +459,15 @@ def _with_phys(png: bytes, dpi: float) -> bytes:
     return b"".join(out)
 
 
-def svg_to_png(svg: str, dpi: float) -> bytes:
-    """Rasterise an SVG whose size is in mm at ``dpi`` (resvg), with pHYs set."""
+def svg_to_png(svg: str, dpi: float, w_mm: float, h_mm: float) -> bytes:
+    """Rasterise an SVG whose size is in mm at ``dpi`` (resvg), with pHYs set.
+
+    Raises:
+        LabelError: (``label-too-large``) if the raster would exceed :data:`MAX_PIXELS`.
+    """
     import resvg_py
+
+    check_pixels(w_mm, h_mm, dpi)
 
     png = resvg_py.svg_to_bytes(svg_string=svg, dpi=float(dpi), skip_system_fonts=True,
                                 background="#ffffff")
@@ -473,7 +516,7 @@ def _render_cached(data: LabelData, fmt: str, lang: str, mode: str, width_mm, dp
     if fmt == "svg":
         content = r.svg.encode("utf-8")
     elif fmt == "png":
-        content = svg_to_png(r.svg, dpi)
+        content = svg_to_png(r.svg, dpi, r.width_mm, r.height_mm)
     else:
         content = svg_to_pdf(r.svg, r.width_mm, r.height_mm,
                              f"{data.certificate_number} ({data.kind} label)")
@@ -495,6 +538,8 @@ def render_label(data: LabelData, *, fmt: str = "svg", lang: str = "zh-en", mode
     _check_options(fmt, lang, mode, width_mm, dpi)
     if width_mm is not None:
         width_mm = float(width_mm)
+    if fmt == "png":  # before the SVG is even built
+        check_pixels(*label_size_mm(data.kind, mode, width_mm), dpi)
     content, r = _render_cached(data, fmt, lang, mode, width_mm, int(dpi) if fmt == "png" else 0)
     return RenderedLabel(content=content, media_type=MEDIA_TYPES[fmt], warnings=list(r.warnings),
                          qr_version=r.qr.version, qr_payload=r.qr_payload,

@@ -204,7 +204,7 @@ def test_rasterised_text_reads_right(kind, lang, signed, tmp_path):
 
     s = signed(kind, "2" if kind == "carbon-neutral" else "B")
     r = render_svg(s.data, lang, "link", None)
-    image = open_png(svg_to_png(r.svg, 300)).convert("L")
+    image = open_png(svg_to_png(r.svg, 300, r.width_mm, r.height_mm)).convert("L")
     scale = image.size[0] / r.viewbox[0]
     subj = s.payload["credentialSubject"]
     check = {subj["certificateNumber"], s.payload["validUntil"][:10], *UI[lang][:3],
