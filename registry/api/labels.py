@@ -14,11 +14,11 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Response, current_app, redirect, request
+from flask import Response, current_app, redirect, request, send_file
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import labels
+from .. import jobs, labels
 from ..auth import current_principal, require
 from ..db import get_session
 from ..errors import Forbidden, InvalidInput, NotFound, RegistryError
@@ -42,7 +42,8 @@ class LabelQuery(StrictSchema):
 
 
 class ExportIn(StrictSchema):
-    certificates = fields.List(fields.String(), required=True, validate=validate.Length(1, 500))
+    certificates = fields.List(fields.String(validate=validate.Length(1, 80)), required=True,
+                               validate=validate.Length(1, 50_000))
     format = fields.String(load_default="zip", validate=validate.OneOf(("zip", "pdf-sheet")))
     formats = fields.List(fields.String(validate=validate.OneOf(FORMATS)), load_default=["svg", "png", "pdf"])
     lang = fields.String(load_default="zh-en", validate=validate.OneOf(LANGS))
@@ -215,34 +216,63 @@ def _prepare(cert_id: str, ext: str, lang: str, mode: str, width: int | None, dp
 
 
 @bp.post("/labels/export")
-@doc(body=ExportIn, auth="body", tags=["certification body"])
+@doc(body=ExportIn, auth="body", tags=["certification body"], status=202)
 @require("body")
 def export_labels():
-    """Labels of many of the body's own certificates at once: a ZIP archive or a multi-page PDF sheet."""
+    """Queue an export of many of the body's own labels (ZIP or PDF sheet): 202 and the job's URL."""
     principal = current_principal()
     data = ExportIn().load(json_body())
     session = get_session()
-    ids = [i.removeprefix("urn:uuid:") for i in data["certificates"]]
-    rows = {c.id: c for c in session.scalars(select(Certificate).where(Certificate.id.in_(ids)))}
-    missing = [i for i in ids if i not in rows]
+    ids = list(dict.fromkeys(i.removeprefix("urn:uuid:") for i in data["certificates"]))
+    owners: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        owners.update({cid: (body, kind) for cid, body, kind in session.execute(
+            select(Certificate.id, Certificate.body_id, Certificate.type).where(Certificate.id.in_(chunk)))})
+    missing = [i for i in ids if i not in owners]
     if missing:
-        raise InvalidInput("Unknown certificates", errors={"certificates": [f"Unknown certificate {i}" for i in missing]})
-    if any(rows[i].body_id != principal.body_id for i in ids):
+        raise InvalidInput("Unknown certificates",
+                           errors={"certificates": [f"Unknown certificate {i}" for i in missing[:100]]})
+    if any(owners[i][0] != principal.body_id for i in ids):
         raise Forbidden("A body can export only its own certificates' labels", type="not-your-certificate")
-    items = [label_data(rows[i]) for i in ids]
-    content, media_type, name = export(items, data)
-    return Response(content, mimetype=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    options = {k: data[k] for k in ("format", "formats", "lang", "mode")}
+    options["width"] = labels.quantise_width(data["width"])
+    if options["format"] == "zip" and "png" in options["formats"]:
+        for kind in {labels.KINDS.get(t, t) for _, t in owners.values()}:
+            if kind in labels.KINDS.values():
+                labels.check_pixels(*labels.label_size_mm(kind, options["mode"], options["width"]), 300)
+    job = jobs.create_export(session, principal.body_id, ids, options)
+    session.commit()
+    body = jobs.view(job, current_app.config["PUBLIC_URL"])
+    return body, 202, {"Location": body["url"], "Cache-Control": "no-store"}
 
 
-def export(items, options: dict, progress=None) -> tuple[bytes, str, str]:
-    if options["format"] == "pdf-sheet":
-        return (labels.render_sheet(items, lang=options["lang"], mode=options["mode"],
-                                    width_mm=options.get("width"), progress=progress),
-                "application/pdf", "labels.pdf")
-    return (labels.render_archive(items, formats=tuple(options["formats"]), lang=options["lang"],
-                                  mode=options["mode"], progress=progress),
-            "application/zip", "labels.zip")
+@bp.get("/jobs/<job_id>")
+@doc(auth="body", tags=["certification body"])
+@require("body")
+def get_job(job_id: str):
+    """A job's state and progress (done of total), its warnings, and the download link when done."""
+    job = jobs.get_job(get_session(), job_id, current_principal().body_id)
+    body = jobs.view(job, current_app.config["PUBLIC_URL"])
+    headers = {"Cache-Control": "no-store"}
+    if job.state in jobs.ACTIVE:
+        headers["Retry-After"] = "2"
+    return body, 200, headers
+
+
+@bp.get("/jobs/<job_id>/download")
+@doc(auth="body", tags=["certification body"])
+@require("body")
+def download_job(job_id: str):
+    """The finished export's file (only for the body that created the job, until it expires)."""
+    job = jobs.get_job(get_session(), job_id, current_principal().body_id)
+    path = jobs.job_file(job)
+    result = job.result or {}
+    resp = send_file(path, mimetype=result.get("mediaType", "application/octet-stream"), as_attachment=True,
+                     download_name=result.get("fileName", path.name), conditional=False, etag=False,
+                     max_age=0)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
 
 
 @public.get("/01/<gtin>")
