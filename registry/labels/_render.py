@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from verifier.offline import OfflineFormatError, offline_url
 
-from . import _qr
+from . import _qr, _raster
 from ._data import LabelData, LabelError
 from ._text import accessible, get_font
 
@@ -92,6 +92,7 @@ class _Rendered:
     texts: list[TextBox] = field(default_factory=list)
     viewbox: tuple[float, float] = (0.0, 0.0)
     qr_box: tuple[float, float, float] = (0.0, 0.0, 0.0)  # x, y, side incl. quiet zone
+    runs: dict = field(default_factory=dict)  # text element markup → text
 
 
 def _n(v: float) -> str:
@@ -148,6 +149,7 @@ class _Ctx:
         self.min_size = None
         self.unit_mm = unit_mm
         self.qr_info = None
+        self.runs: dict[str, str] = {}  # text element markup → its text (for glyph rasters)
 
     def T(self, key: str, **fmt) -> dict:
         entry = _strings()[key]
@@ -179,11 +181,14 @@ class _Ctx:
         if bold:
             attrs += (f' stroke="{fill}" stroke-width="{_n(font.upem * 0.04)}"'
                       ' stroke-linejoin="round"')
-        if opacity is not None:
-            attrs += f' opacity="{_n(opacity)}"'
+        if opacity is not None:  # not group opacity: resvg would composite a whole layer
+            attrs += f' fill-opacity="{_n(opacity)}"'
+            if bold:
+                attrs += f' stroke-opacity="{_n(opacity)}"'
         markup = (f'<path aria-label="{escape(accessible(s))}" '
                   f'transform="matrix({k:.6g} 0 0 {k:.6g} {_n(x)} {_n(y)})"{attrs} '
                   f'd="{run.d}"/>')
+        self.runs[markup] = s
         return _Drawn(markup, width, size)
 
     def pair(self, zh: str | None, en: str | None, x: float, y: float, size: float, *,
@@ -426,7 +431,7 @@ def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
         warnings.append(f"the label font has no glyph for {chars}")
     return _Rendered(svg=svg, width_mm=w_mm, height_mm=h_mm, qr=matrix,
                      qr_payload=matrix.text, warnings=warnings, texts=ctx.texts,
-                     viewbox=(vw, vh), qr_box=(x, y, side))
+                     viewbox=(vw, vh), qr_box=(x, y, side), runs=ctx.runs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,13 +515,29 @@ def svg_to_pdf(svg: str, w_mm: float, h_mm: float, title: str) -> bytes:
     return pdf_bytes(pdf)
 
 
+def _qr_image(matrix: _qr.QRMatrix, side_px: int):
+    """The code and its quiet zone, ``side_px`` square, modules snapped to whole pixels."""
+    from PIL import Image
+
+    n = matrix.size + 2 * QUIET_ZONE
+    raw = bytearray(b"\xff" * (n * n))
+    for r, row in enumerate(matrix.rows):
+        base = (r + QUIET_ZONE) * n + QUIET_ZONE
+        for c in range(matrix.size):
+            if row >> c & 1:
+                raw[base + c] = 0
+    return Image.frombytes("L", (n, n), bytes(raw)).resize((side_px, side_px), Image.Resampling.NEAREST)
+
+
 @lru_cache(maxsize=64)
 def _render_cached(data: LabelData, fmt: str, lang: str, mode: str, width_mm, dpi: int):
     r = render_svg(data, lang, mode, width_mm)
     if fmt == "svg":
         content = r.svg.encode("utf-8")
     elif fmt == "png":
-        content = svg_to_png(r.svg, dpi, r.width_mm, r.height_mm)
+        check_pixels(r.width_mm, r.height_mm, dpi)
+        content = _raster.compose_png(r, data.kind, (lang, mode, width_mm), dpi, _qr_image) or svg_to_png(
+            r.svg, dpi, r.width_mm, r.height_mm)
     else:
         content = svg_to_pdf(r.svg, r.width_mm, r.height_mm,
                              f"{data.certificate_number} ({data.kind} label)")
@@ -554,6 +575,7 @@ def clear_caches(*, glyphs: bool = True) -> None:
     font = get_font()
     if glyphs:
         font.clear()
+        _raster.clear()
     else:
         from ._text import _run
         _run.cache_clear()
