@@ -8,15 +8,9 @@ import zipfile
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from ._data import LabelData, LabelError
-from ._render import (
-    FORMATS,
-    _check_options,
-    draw_svg,
-    pdf_bytes,
-    pdf_document,
-    render_label,
-    render_svg,
-)
+from ._pdf import PT_PER_MM, PdfDoc
+from ._pdf import f as fmt
+from ._render import FORMATS, _check_options, layer_for, render_label, render_svg
 
 __all__ = ["render_sheet", "render_archive", "archive_names"]
 
@@ -54,11 +48,19 @@ def render_sheet(items: Iterable[LabelData], *, lang: str = "zh-en", mode: str =
         raise LabelError(f"page must be one of {', '.join(PAGE_SIZES)}")
     _check_options("pdf", lang, mode, width_mm, 300)
     pw, ph = PAGE_SIZES[page]
-    pdf = pdf_document(f"Carbon labels ({total})")
+    width = None if width_mm is None else float(width_mm)
+    doc = PdfDoc(title=f"Carbon labels ({total})")
     x = y = row_h = 0.0
+    ops: list[str] = []
+
+    def flush() -> None:
+        if ops:
+            doc.add_page(pw * PT_PER_MM, ph * PT_PER_MM, "\n".join(ops))
+            ops.clear()
+
     started = False
     for i, data in enumerate(items):
-        r = render_svg(data, lang, mode, None if width_mm is None else float(width_mm))
+        r = render_svg(data, lang, mode, width)
         if warnings is not None:
             warnings.extend((data.certificate_number, w) for w in r.warnings)
         w, h = r.width_mm, r.height_mm
@@ -68,19 +70,20 @@ def render_sheet(items: Iterable[LabelData], *, lang: str = "zh-en", mode: str =
         if started and x + w > pw - margin_mm + 1e-6:
             x, y, row_h = margin_mm, y + row_h + gap_mm, 0.0
         if not started or y + h > ph - margin_mm + 1e-6:
-            pdf.add_page(format=(pw, ph))
+            flush()
             x, y, row_h = margin_mm, margin_mm, 0.0
             started = True
-        draw_svg(pdf, r.svg, x, y, w, h)
+        ops.append(doc.label_ops(r, x * PT_PER_MM, (ph - y) * PT_PER_MM, w * PT_PER_MM,
+                                 layer=layer_for(r, data.kind, (lang, mode, width))))
         if cut_lines:
-            pdf.set_draw_color(190, 190, 190)
-            pdf.set_line_width(0.1)
-            pdf.rect(x, y, w, h)
+            ops.append(f"q 0.745 G 0.283 w {fmt(x * PT_PER_MM)} {fmt((ph - y - h) * PT_PER_MM)} "
+                       f"{fmt(w * PT_PER_MM)} {fmt(h * PT_PER_MM)} re S Q")
         x += w + gap_mm
         row_h = max(row_h, h)
         if progress is not None:
             progress(i + 1, total)
-    content = pdf_bytes(pdf)
+    flush()
+    content = doc.output()
     if out is None:
         return content
     out.write(content)

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 __all__ = ["Split", "split_svg", "static_elements", "layered"]
 
-_TAG = re.compile(r"<(/?)([a-zA-Z]+)\b[^>]*?(/?)>")
+_TAG = re.compile(r"<(/?)([a-zA-Z]+)[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Split:
     elements: tuple[str, ...]
 
 
+@lru_cache(maxsize=256)
 def split_svg(svg: str) -> Split:
     """Top-level elements of one of our label SVGs (``<title>`` and ``<desc>`` left out)."""
     first = _TAG.search(svg)
@@ -38,7 +39,8 @@ def split_svg(svg: str) -> Split:
     depth = 0
     start = None
     for m in _TAG.finditer(svg, first.end()):
-        closing, name, selfclosing = m.group(1), m.group(2), m.group(3)
+        closing, name = m.group(1), m.group(2)
+        selfclosing = m.group(0).endswith("/>")
         if name == "svg" and closing:
             break
         if depth == 0 and not closing:
