@@ -13,7 +13,9 @@ from __future__ import annotations
 import io
 import math
 import re
+import struct
 import threading
+import zlib
 from collections import OrderedDict
 from functools import lru_cache
 
@@ -211,6 +213,24 @@ def compose_png(r, kind: str, options: tuple, dpi: int, qr_image) -> bytes | Non
     x, y, side = r.qr_box
     qx0, qy0, qx1 = round(x * scale), round(y * scale), round((x + side) * scale)
     image.paste(qr_image(r.qr, qx1 - qx0), (qx0, qy0))
-    out = io.BytesIO()
-    image.save(out, format="PNG", dpi=(dpi, dpi), compress_level=6)
-    return out.getvalue()
+    return encode_png(image, dpi)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def encode_png(image, dpi: int) -> bytes:
+    """An RGB image as PNG with its resolution (pHYs). Rows unfiltered and zlib level 1: label
+    art is flat colour, which this compresses as well as adaptive filtering at a fraction of
+    the time Pillow's encoder takes."""
+    w, h = image.size
+    raw = image.tobytes()
+    stride = 3 * w
+    rows = b"".join(b"\x00" + raw[i:i + stride] for i in range(0, len(raw), stride))
+    ppm = round(dpi / 0.0254)
+    return b"".join((b"\x89PNG\r\n\x1a\n",
+                     _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)),
+                     _chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
+                     _chunk(b"IDAT", zlib.compress(rows, 1)),
+                     _chunk(b"IEND", b"")))
