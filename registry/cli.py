@@ -142,9 +142,15 @@ def seed_demo():
 @click.option("--lang", type=click.Choice(["zh", "en", "zh-en"]), default="zh-en", show_default=True)
 @click.option("--mode", type=click.Choice(["link", "offline"]), default="link", show_default=True)
 @click.option("--width", type=float, default=None, help="Printed width in mm (whole mm; default per design).")
+@click.option("--variant", type=click.Choice(["standard", "compact"]), default="standard", show_default=True,
+              help="compact: small packs, 15 mm and up (grade, figure, QR; link mode only).")
+@click.option("--colour", type=click.Choice(["colour", "mono"]), default="colour", show_default=True,
+              help="mono: black only, for one-colour printing.")
+@click.option("--print", "print_", type=click.Choice(["rgb", "cmyk"]), default="rgb", show_default=True,
+              help="cmyk: device CMYK PDF for printers (PDF files and sheets only).")
 @click.option("--status", default="active", show_default=True, help="Only certificates in this status ('all' for every one).")
 def export_labels_cmd(body_code: str, out_path: str, fmt: str, formats: str, lang: str, mode: str,
-                      width: float | None, status: str):
+                      width: float | None, variant: str, colour: str, print_: str, status: str):
     """Export the labels of a body's certificates, with a progress bar and a summary of warnings."""
     import os
 
@@ -154,7 +160,12 @@ def export_labels_cmd(body_code: str, out_path: str, fmt: str, formats: str, lan
     from .models import Body, Certificate
 
     options = {"format": fmt, "formats": [f.strip() for f in formats.split(",") if f.strip()], "lang": lang,
-               "mode": mode, "width": labels.quantise_width(width)}
+               "mode": mode, "width": labels.quantise_width(width), "variant": variant, "colour": colour,
+               "print": print_}
+    try:
+        labels.check_options(options)
+    except labels.LabelError as err:
+        raise click.UsageError(err.detail) from err
     session = new_session()
     out = Path(out_path)
     partial = out.with_name(out.name + ".part")

@@ -138,7 +138,8 @@ def write_export(items, total: int, options: dict, out, progress=None) -> list[t
     """
     warnings: list[tuple[str, str]] = []
     common = dict(lang=options["lang"], mode=options["mode"], width_mm=options.get("width"),
-                  progress=progress, total=total, out=out, warnings=warnings)
+                  variant=options.get("variant", "standard"), colour=options.get("colour", "colour"),
+                  print_=options.get("print", "rgb"), progress=progress, total=total, out=out, warnings=warnings)
     if options["format"] == "pdf-sheet":
         labels.render_sheet(items, **common)
     else:

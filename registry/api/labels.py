@@ -39,6 +39,11 @@ class LabelQuery(StrictSchema):
     width = fields.Float(load_default=None, validate=validate.Range(min=15, max=300))
     dpi = fields.Integer(load_default=300, validate=validate.Range(min=72, max=1200))
     link = fields.String(load_default="verify", validate=validate.OneOf(("verify", "gs1")))
+    variant = fields.String(load_default="standard", validate=validate.OneOf(labels.VARIANTS))
+    colour = fields.String(load_default="colour", validate=validate.OneOf(labels.COLOURS))
+    print_ = fields.String(data_key="print", load_default="rgb", validate=validate.OneOf(labels.PRINTS))
+    bleed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=5))
+    crops = fields.Boolean(load_default=False)
 
 
 class ExportIn(StrictSchema):
@@ -49,6 +54,9 @@ class ExportIn(StrictSchema):
     lang = fields.String(load_default="zh-en", validate=validate.OneOf(LANGS))
     mode = fields.String(load_default="link", validate=validate.OneOf(MODES))
     width = fields.Float(load_default=None, validate=validate.Range(min=15, max=300))
+    variant = fields.String(load_default="standard", validate=validate.OneOf(labels.VARIANTS))
+    colour = fields.String(load_default="colour", validate=validate.OneOf(labels.COLOURS))
+    print_ = fields.String(data_key="print", load_default="rgb", validate=validate.OneOf(labels.PRINTS))
 
 
 def _stored_payload(token: str) -> dict:
@@ -162,13 +170,15 @@ def _canonical(ext: str, opts: dict) -> tuple:
     """The options that change the bytes, quantised: whole millimetres and a few dpi steps."""
     width = labels.quantise_width(opts["width"])
     dpi = labels.quantise_dpi(opts["dpi"]) if ext == "png" else 0
-    return opts["lang"], opts["mode"], width, dpi, opts["link"]
+    return (opts["lang"], opts["mode"], width, dpi, opts["link"], opts["variant"], opts["colour"],
+            opts["print_"], opts["bleed"], opts["crops"])
 
 
 @public.get("/labels/<cert_id>.<ext>")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
 @doc(tags=["public"], params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                              for n in ("lang", "mode", "width", "dpi", "link")])
+                              for n in ("lang", "mode", "width", "dpi", "link", "variant", "colour", "print",
+                                        "bleed", "crops")])
 def label(cert_id: str, ext: str):
     """A certificate's label as SVG, PNG or PDF; served whatever the status, since print runs last."""
     if ext not in FORMATS:
@@ -194,14 +204,17 @@ def label(cert_id: str, ext: str):
     return resp
 
 
-def _prepare(cert_id: str, ext: str, lang: str, mode: str, width: int | None, dpi: int, link: str) -> _Prepared:
+def _prepare(cert_id: str, ext: str, lang: str, mode: str, width: int | None, dpi: int, link: str,
+             variant: str, colour: str, print_: str, bleed: int, crops: bool) -> _Prepared:
     cert = revocation.get_certificate(get_session(), cert_id)
     data = label_data(cert, use_gs1=link == "gs1")
+    labels.check_print(ext, print_, bleed, crops)
     if ext == "png":  # refuse an oversized raster before waiting for the slot
-        labels.check_pixels(*labels.label_size_mm(data.kind, mode, width), dpi)
+        labels.check_pixels(*labels.label_size_mm(data.kind, mode, width, variant), dpi)
     with render_slot():
-        rendered = labels.render_label(data, fmt=ext, lang=lang, mode=mode, width_mm=width,
-                                       dpi=dpi or 300)
+        rendered = labels.render_label(data, fmt=ext, lang=lang, mode=mode, width_mm=width, dpi=dpi or 300,
+                                       variant=variant, colour=colour, print_=print_, bleed_mm=bleed,
+                                       crops=crops)
     # The label is a function of the signed credential: it never changes, whatever the status.
     headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-QR-Version": str(rendered.qr_version),
                "Content-Disposition": f'inline; filename="{cert.number}.{ext}"'}
@@ -235,12 +248,15 @@ def export_labels():
                            errors={"certificates": [f"Unknown certificate {i}" for i in missing[:100]]})
     if any(owners[i][0] != principal.body_id for i in ids):
         raise Forbidden("A body can export only its own certificates' labels", type="not-your-certificate")
-    options = {k: data[k] for k in ("format", "formats", "lang", "mode")}
+    options = {k: data[k] for k in ("format", "formats", "lang", "mode", "variant", "colour")}
+    options["print"] = data["print_"]
     options["width"] = labels.quantise_width(data["width"])
+    labels.check_options(options)
     if options["format"] == "zip" and "png" in options["formats"]:
         for kind in {labels.KINDS.get(t, t) for _, t in owners.values()}:
             if kind in labels.KINDS.values():
-                labels.check_pixels(*labels.label_size_mm(kind, options["mode"], options["width"]), 300)
+                labels.check_pixels(*labels.label_size_mm(kind, options["mode"], options["width"],
+                                                          options["variant"]), 300)
     job = jobs.create_export(session, principal.body_id, ids, options)
     session.commit()
     body = jobs.view(job, current_app.config["PUBLIC_URL"])

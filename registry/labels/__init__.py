@@ -35,12 +35,14 @@ from ._render import (
     render_label,
     COLOURS,
     PRINTS,
+    check_options,
+    check_print,
     VARIANTS,
     warnings_for,
 )
 
 __all__ = [
-    "COLOURS", "PRINTS", "VARIANTS", "warnings_for",
+    "COLOURS", "PRINTS", "VARIANTS", "check_options", "check_print", "warnings_for",
     "DPI_STEPS", "MAX_PIXELS", "check_pixels", "quantise_dpi", "quantise_width",
     "FORMATS", "GRADES", "KINDS", "LANGS", "MAX_QR_VERSION", "MEDIA_TYPES", "MODES",
     "LabelData", "LabelError", "RenderedLabel",

@@ -10,7 +10,7 @@ from typing import BinaryIO, Callable, Iterable, Sequence
 from ._data import LabelData, LabelError
 from ._pdf import PT_PER_MM, PdfDoc
 from ._pdf import f as fmt
-from ._render import FORMATS, _check_options, layer_for, render_label, render_svg
+from ._render import FORMATS, _check_options, layer_for, pdf_colour, render_label, render_svg
 
 __all__ = ["render_sheet", "render_archive", "archive_names"]
 
@@ -26,7 +26,8 @@ def render_sheet(items: Iterable[LabelData], *, lang: str = "zh-en", mode: str =
                  width_mm: float | None = None, page: str = "A4", margin_mm: float = 8.0,
                  gap_mm: float = 3.0, cut_lines: bool = True,
                  progress: Progress | None = None, total: int | None = None,
-                 out: BinaryIO | None = None, warnings: list | None = None) -> bytes | None:
+                 out: BinaryIO | None = None, warnings: list | None = None,
+                 variant: str = "standard", colour: str = "colour", print_: str = "rgb") -> bytes | None:
     """A multi-page PDF with the labels laid out in rows on A4 (or ``page``) portrait sheets.
 
     Labels are placed left to right and top to bottom as they fit (at the default 60 mm
@@ -49,7 +50,9 @@ def render_sheet(items: Iterable[LabelData], *, lang: str = "zh-en", mode: str =
     _check_options("pdf", lang, mode, width_mm, 300)
     pw, ph = PAGE_SIZES[page]
     width = None if width_mm is None else float(width_mm)
-    doc = PdfDoc(title=f"Carbon labels ({total})")
+    doc = PdfDoc(title=f"Carbon labels ({total})", colour=pdf_colour(colour, print_))
+    options = (lang, mode, width, variant, colour)
+    cut = "0.745 G" if colour == "mono" and print_ != "cmyk" else doc.colour("#bebebe", True)
     x = y = row_h = 0.0
     ops: list[str] = []
 
@@ -60,7 +63,10 @@ def render_sheet(items: Iterable[LabelData], *, lang: str = "zh-en", mode: str =
 
     started = False
     for i, data in enumerate(items):
-        r = render_svg(data, lang, mode, width)
+        try:
+            r = render_svg(data, *options)
+        except LabelError as err:
+            raise LabelError(f"{data.certificate_number}: {err.detail}", type=err.type) from err
         if warnings is not None:
             warnings.extend((data.certificate_number, w) for w in r.warnings)
         w, h = r.width_mm, r.height_mm
@@ -74,9 +80,9 @@ def render_sheet(items: Iterable[LabelData], *, lang: str = "zh-en", mode: str =
             x, y, row_h = margin_mm, margin_mm, 0.0
             started = True
         ops.append(doc.label_ops(r, x * PT_PER_MM, (ph - y) * PT_PER_MM, w * PT_PER_MM,
-                                 layer=layer_for(r, data.kind, (lang, mode, width))))
+                                 layer=layer_for(r, data.kind, options)))
         if cut_lines:
-            ops.append(f"q 0.745 G 0.283 w {fmt(x * PT_PER_MM)} {fmt((ph - y - h) * PT_PER_MM)} "
+            ops.append(f"q {cut} 0.283 w {fmt(x * PT_PER_MM)} {fmt((ph - y - h) * PT_PER_MM)} "
                        f"{fmt(w * PT_PER_MM)} {fmt(h * PT_PER_MM)} re S Q")
         x += w + gap_mm
         row_h = max(row_h, h)
@@ -111,7 +117,8 @@ def archive_names(items: Iterable[LabelData], formats: Sequence[str] = FORMATS) 
 def render_archive(items: Iterable[LabelData], *, formats: Sequence[str] = FORMATS,
                    lang: str = "zh-en", mode: str = "link", width_mm: float | None = None,
                    dpi: int = 300, progress: Progress | None = None, total: int | None = None,
-                   out: BinaryIO | None = None, warnings: list | None = None) -> bytes | None:
+                   out: BinaryIO | None = None, warnings: list | None = None,
+                   variant: str = "standard", colour: str = "colour", print_: str = "rgb") -> bytes | None:
     """A ZIP of every label in every format, named ``<certificateNumber>.<ext>``.
 
     Entries carry a fixed timestamp and mode, so the same labels give the same bytes.
@@ -139,8 +146,12 @@ def render_archive(items: Iterable[LabelData], *, formats: Sequence[str] = FORMA
                 raise LabelError(f"two labels share the file name {stem!r} (same certificate number)")
             seen.add(stem)
             for fmt in formats:
-                label = render_label(data, fmt=fmt, lang=lang, mode=mode, width_mm=width_mm,
-                                     dpi=dpi)
+                try:
+                    label = render_label(data, fmt=fmt, lang=lang, mode=mode, width_mm=width_mm, dpi=dpi,
+                                         variant=variant, colour=colour,
+                                         print_=print_ if fmt == "pdf" else "rgb")
+                except LabelError as err:
+                    raise LabelError(f"{data.certificate_number}: {err.detail}", type=err.type) from err
                 if warnings is not None and fmt == formats[0]:
                     warnings.extend((data.certificate_number, w) for w in label.warnings)
                 info = zipfile.ZipInfo(f"{stem}.{fmt}", date_time=ZIP_TIME)

@@ -158,6 +158,31 @@ def glyph_ops(ch: str) -> tuple[str, int]:
     return path_ops(f"M{g.start[0]:g} {g.start[1]:g}{g.rest}"), g.advance
 
 
+@lru_cache(maxsize=8192)
+def _glyph_form(ch: str, bold: bool) -> bytes:
+    ops, advance = glyph_ops(ch)
+    font = get_font()
+    pad = font.upem * 0.05
+    bbox = (-font.upem - pad, -font.ascent - pad, advance + font.upem + pad, -font.descent + pad)
+    paint = ("1 j\nB" if bold else "f") if ops else ""
+    raw = zlib.compress(f"{ops}\n{paint}".encode("latin-1"), 6)
+    return (f"<< /Length {len(raw)} /Filter /FlateDecode /Type /XObject /Subtype /Form "
+            f"/BBox [{' '.join(f(v) for v in bbox)}] /Resources 3 0 R >>\nstream\n".encode()
+            + raw + b"\nendstream")
+
+
+@lru_cache(maxsize=64)
+def _layer_form(layer_id: str, colour, elements: tuple[str, ...], runs_key: tuple, viewbox) -> tuple:
+    """A design's static layer: (form bytes, glyphs it uses, opacity states it uses)."""
+    probe = PdfDoc(title="", colour=colour)
+    content = "\n".join(probe.element_ops(e, dict(runs_key)) for e in elements)
+    raw = zlib.compress(content.encode("latin-1"), 6)
+    form = (f"<< /Length {len(raw)} /Filter /FlateDecode /Type /XObject /Subtype /Form "
+            f"/BBox [0 0 {f(viewbox[0])} {f(viewbox[1])}] /Resources 3 0 R >>\nstream\n".encode()
+            + raw + b"\nendstream")
+    return form, tuple(probe.glyphs), tuple(probe.states)
+
+
 class PdfDoc:
     """A PDF being built: pages of label drawings sharing glyph and layer form XObjects."""
 
@@ -192,20 +217,17 @@ class PdfDoc:
     def state(self, fill_opacity: str, stroke_opacity: str) -> str:
         key = (fill_opacity, stroke_opacity)
         if key not in self.states:
-            self.states[key] = f"/A{len(self.states) + 1}"
+            self.states[key] = f"/A{fill_opacity}_{stroke_opacity}".replace(".", "d")
         return self.states[key]
 
     def glyph(self, ch: str, bold: bool) -> str:
+        """The resource name of a glyph's form XObject (named by code point, so the same in
+        every document; its bytes are made once per process)."""
         key = (ch, bold)
         name = self.glyphs.get(key)
         if name is None:
-            ops, advance = glyph_ops(ch)
-            font = get_font()
-            name = f"/G{len(self.glyphs) + 1}"
-            pad = font.upem * 0.05
-            bbox = (-font.upem - pad, -font.ascent - pad, advance + font.upem + pad, -font.descent + pad)
-            paint = ("1 j\nB" if bold else "f") if ops else ""
-            self.xobjects[name] = self._form(f"{ops}\n{paint}", bbox)
+            name = f"/G{ord(ch):x}{'b' if bold else ''}"
+            self.xobjects[name] = self._add(_glyph_form(ch, bold))
             self.glyphs[key] = name
         return name
 
@@ -307,9 +329,14 @@ class PdfDoc:
         """The name of a form XObject drawing ``elements`` (made once per document)."""
         name = self.layers.get(layer_id)
         if name is None:
-            content = "\n".join(self.element_ops(e, runs) for e in elements)
+            runs_key = tuple((e, runs[e]) for e in elements if e in runs)
+            form, glyphs, states = _layer_form(layer_id, self.colour, elements, runs_key, tuple(viewbox))
+            for ch, bold in glyphs:
+                self.glyph(ch, bold)
+            for fo, so in states:
+                self.state(fo, so)
             name = f"/L{len(self.layers) + 1}"
-            self.xobjects[name] = self._form(content, (0, 0, viewbox[0], viewbox[1]))
+            self.xobjects[name] = self._add(form)
             self.layers[layer_id] = name
         return name
 

@@ -26,7 +26,7 @@ from ._text import accessible, get_font
 __all__ = ["RenderedLabel", "render_label", "render_svg", "label_size_mm", "clear_caches",
            "TEMPLATE_DIR", "FORMATS", "LANGS", "MODES", "MAX_QR_VERSION", "MEDIA_TYPES",
            "DPI_STEPS", "MAX_PIXELS", "quantise_width", "quantise_dpi", "check_pixels",
-           "VARIANTS", "COLOURS", "PRINTS", "warnings_for"]
+           "VARIANTS", "COLOURS", "PRINTS", "warnings_for", "check_options", "check_print"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "label_templates"
 FORMATS = ("svg", "png", "pdf")
@@ -722,6 +722,23 @@ def render_label(data: LabelData, *, fmt: str = "svg", lang: str = "zh-en", mode
     return RenderedLabel(content=content, media_type=MEDIA_TYPES[fmt], warnings=list(r.warnings),
                          qr_version=r.qr.version, qr_payload=r.qr_payload,
                          width_mm=r.width_mm, height_mm=r.height_mm)
+
+
+def check_options(options: dict) -> None:
+    """Refuse export options no label could be rendered with (before any work is queued).
+
+    Raises:
+        LabelError: as :func:`render_label` would for every label.
+    """
+    fmt = "pdf" if options.get("format") == "pdf-sheet" else "svg"
+    _check_options(fmt, options["lang"], options["mode"], options.get("width"), 300)
+    _check_variant(options.get("variant", "standard"), options.get("colour", "colour"), options["mode"],
+                   options.get("width"))
+    if options.get("print", "rgb") not in PRINTS:
+        raise LabelError(f"print must be one of {', '.join(PRINTS)}")
+    if options.get("print", "rgb") != "rgb" and options.get("format") == "zip" \
+            and set(options.get("formats", ())) - {"pdf"}:
+        raise LabelError("print=cmyk applies to PDF only: export formats [\"pdf\"] or a pdf-sheet")
 
 
 def warnings_for(data: LabelData, *, lang: str = "zh-en", mode: str = "link", width_mm: float | None = None,

@@ -72,7 +72,11 @@ def test_bad_label_requests(client, issued):
     assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"lang", "dpi"}
     assert client.get("/labels/nope.svg").status_code == 404
     tiny = client.get(f"/labels/{cert['id']}.svg?width=15&mode=offline")
-    assert tiny.status_code == 200 and "scan" in tiny.headers.get("X-Label-Warnings", "")
+    assert tiny.status_code == 422 and tiny.get_json()["type"].endswith("/label-too-small")
+    assert "at least" in tiny.get_json()["detail"]
+    assert client.get(f"/labels/{cert['id']}.svg?width=15&variant=compact").status_code == 200
+    small = client.get(f"/labels/{cert['id']}.svg?width=50")
+    assert small.status_code == 200 and "hard to read" in small.headers.get("X-Label-Warnings", "")
 
 
 def test_bulk_export_own_certificates_only(app, client, session, issued):

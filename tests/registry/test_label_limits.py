@@ -53,7 +53,7 @@ def test_sizes_are_quantised_to_one_cache_key(app, client, issued):  # noqa: F81
     assert resp.headers["X-Label-DPI"] == "300" and qr_text(resp.data) == cert["verifyUrl"]
     cache = app.extensions["registry.label_responses"]
     assert len(cache.items) == 1
-    assert client.get(f"/labels/{cert['id']}.png?dpi=1200&width=40").headers["X-Label-DPI"] == "600"
+    assert client.get(f"/labels/{cert['id']}.png?dpi=1200&width=50").headers["X-Label-DPI"] == "600"
 
 
 def test_second_concurrent_render_gets_busy_with_retry_after(app, client, issued):  # noqa: F811
