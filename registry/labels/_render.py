@@ -473,6 +473,15 @@ def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
         raise LabelError(f"template {data.kind}.svg.j2 did not place the QR code")
     x, y, side, m = ctx.qr_info
     module_mm = m * unit_mm
+    least_module = d["min_offline_module_mm"]
+    if mode == "offline" and module_mm < least_module - 1e-9:
+        least = math.ceil(w_mm * least_module / module_mm - 1e-9)
+        raise LabelError(
+            f"the offline code is too dense for this size: at {w_mm:g} mm wide its modules are "
+            f"{module_mm:.3f} mm, below the {least_module} mm measured to scan from a phone photo "
+            f"(version {matrix.version}); make it at least {least} mm wide, or use mode=link",
+            type="label-too-small", title="Label too small",
+            extra={"moduleMm": round(module_mm, 3), "minWidthMm": least, "qrVersion": matrix.version})
     if module_mm < d["min_module_mm"] - 1e-9:
         warnings.append(f"QR module {module_mm:.2f} mm is below {d['min_module_mm']:.2f} mm; "
                         "scanning may be unreliable")

@@ -232,7 +232,7 @@ def test_png_has_physical_resolution(rendered):
     assert open_png(low.content).size == (round(60 / 25.4 * 150), round(90 / 25.4 * 150))
 
 
-@pytest.mark.parametrize("width_mm", [None, 80.0, 110])
+@pytest.mark.parametrize("width_mm", [None, 85.0, 110])
 @pytest.mark.parametrize("mode", MODES)
 def test_pdf_page_is_the_label_size(width_mm, mode, signed):
     from pypdf import PdfReader
@@ -333,7 +333,7 @@ def test_sizes_with_text_below_1_2_mm_are_refused_and_small_ones_warn(signed):
     assert render_label(data, fmt="svg").warnings == []
     assert warnings_for(data, width_mm=25)[0]["severity"] == "refused"
     assert warnings_for(data, width_mm=47) == [{"severity": "warning", "message": label.warnings[0]}]
-    with pytest.raises(LabelError, match="at least 80 mm"):
+    with pytest.raises(LabelError, match="at least 84 mm"):
         render_label(data, fmt="svg", mode="offline", width_mm=60)
 
 
