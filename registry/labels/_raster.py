@@ -4,7 +4,8 @@ Rasterising a whole label in resvg spends most of its time on glyph outlines and
 are the same on every label. Here a label is the design's static layer (see ``_layers``,
 rasterised once per design and resolution), the label's own shapes (marker, steps, stars:
 rasterised on a canvas cropped to them), its own text as glyph masks (each glyph rasterised
-once per size, fill style and quarter-pixel position, then blended in place) and the QR code
+once per size, fill style and quarter-pixel horizontal position, baselines on whole pixels,
+then blended in place) and the QR code
 drawn module by module on whole pixels. The same label always gives the same bytes.
 """
 
@@ -24,7 +25,8 @@ from ._text import get_font
 
 __all__ = ["compose_png", "clear"]
 
-PHASES = 4  # sub-pixel positions per axis a glyph mask is made for
+PHASES = 4  # horizontal sub-pixel positions a glyph mask is made for
+PHASES_Y = 1  # baselines snap to whole pixels, as hinted text does
 _ATTR = re.compile(r'\s([\w:-]+)="([^"]*)"')
 _MATRIX = re.compile(r"matrix\(([-\d.e]+) 0 0 [-\d.e]+ ([-\d.e]+) ([-\d.e]+)\)")
 _NUM = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?")
@@ -114,7 +116,7 @@ def _glyph_cells(cells: list[tuple], scale_key) -> None:
         top = math.ceil(font.ascent * k) + pad
         w = math.ceil(g.advance * k) + 2 * pad
         h = top + math.ceil(-font.descent * k) + pad
-        ox, oy = x + pad + fx / PHASES, top + fy / PHASES
+        ox, oy = x + pad + fx / PHASES, top + fy / PHASES_Y
         stroke = (f' stroke="#000" stroke-width="{upem * 0.04:g}" stroke-linejoin="round"' if bold else "")
         if g.start is not None:
             parts.append(f'<path transform="matrix({k:.6g} 0 0 {k:.6g} {ox:.4f} {oy:.4f})" fill="#000"{stroke} '
@@ -152,10 +154,10 @@ def _draw_text(image, element: str, text: str, scale: float) -> bool:
         if g.start is not None:
             X, Y = (tx + pen * k) * scale, ty * scale
             ix, iy = math.floor(X), math.floor(Y)
-            fx, fy = round((X - ix) * PHASES), round((Y - iy) * PHASES)
+            fx, fy = round((X - ix) * PHASES), round((Y - iy) * PHASES_Y)
             if fx == PHASES:
                 ix, fx = ix + 1, 0
-            if fy == PHASES:
+            if fy == PHASES_Y:
                 iy, fy = iy + 1, 0
             placed.append(((ch, K, bold, fx, fy), ix, iy))
         pen += g.advance
@@ -195,17 +197,17 @@ def compose_png(r, kind: str, options: tuple, dpi: int, qr_image) -> bytes | Non
     if len(qr) != 1:
         return None
     image = _static(kind, options, size, scale).copy()
-    if shapes:
-        boxes = [_bbox(e) for e in shapes]
-        if any(b is None for b in boxes):
-            x0, y0, x1, y1 = 0, 0, size[0], size[1]
-        else:
-            x0 = max(0, math.floor(min(b[0] for b in boxes) * scale))
-            y0 = max(0, math.floor(min(b[1] for b in boxes) * scale))
-            x1 = min(size[0], math.ceil(max(b[2] for b in boxes) * scale))
-            y1 = min(size[1], math.ceil(max(b[3] for b in boxes) * scale))
+    # Each shape on a canvas cropped to it (they are small: marker, steps, stars), in document
+    # order; a shape whose box cannot be told goes on one full canvas with the others like it.
+    unknown = [e for e in shapes if _bbox(e) is None]
+    groups = [([e], _bbox(e)) for e in shapes if _bbox(e) is not None]
+    if unknown:
+        groups = [(unknown, (0, 0, size[0] / scale, size[1] / scale))] + groups
+    for elements, box in groups:
+        x0, y0 = max(0, math.floor(box[0] * scale)), max(0, math.floor(box[1] * scale))
+        x1, y1 = min(size[0], math.ceil(box[2] * scale)), min(size[1], math.ceil(box[3] * scale))
         if x1 > x0 and y1 > y0:
-            layer = _resvg(_svg(x1 - x0, y1 - y0, x0 / scale, y0 / scale, scale, "".join(shapes)))
+            layer = _resvg(_svg(x1 - x0, y1 - y0, x0 / scale, y0 / scale, scale, "".join(elements)))
             image.paste(layer.convert("RGB"), (x0, y0), layer.getchannel("A"))
     for element in texts:
         if not _draw_text(image, element, r.runs[element], scale):
