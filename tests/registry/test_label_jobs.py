@@ -130,3 +130,32 @@ def test_worker_command_runs_an_export_for_the_live_server(live_server, database
         assert archive.status_code == 200
         assert sorted(zipfile.ZipFile(io.BytesIO(archive.content)).namelist()) == [
             f"{cert['number']}.pdf", f"{cert['number']}.svg"]
+
+
+def test_warnings_reach_the_job_result_and_the_cli_summary(app, client, runner, issued, tmp_path):  # noqa: F811
+    cert, headers, body = issued
+    resp = client.post("/api/v1/labels/export",
+                       json={"certificates": [cert["id"]], "format": "pdf-sheet", "width": 50}, headers=headers)
+    worker.run(app, once=True)
+    job = client.get(resp.headers["Location"], headers=headers).get_json()
+    assert job["state"] == "done" and job["warningCount"] == 1
+    assert job["warnings"][0]["certificateNumber"] == cert["number"]
+    assert "hard to read" in job["warnings"][0]["message"] and job["warningCounts"][0]["labels"] == 1
+    out = tmp_path / "labels.pdf"
+    result = runner.invoke(args=["registry", "export-labels", "--body", body.code, "--out", str(out),
+                                 "--format", "pdf-sheet", "--width", "50", "--print", "cmyk"])
+    assert result.exit_code == 0, result.output
+    assert "1 warnings:" in result.output and "hard to read" in result.output
+    refused = runner.invoke(args=["registry", "export-labels", "--body", body.code, "--out", str(out),
+                                  "--variant", "compact", "--mode", "offline"])
+    assert refused.exit_code == 2 and "link" in refused.output
+
+
+def test_compact_mono_export_refuses_sizes_no_label_can_have(client, issued):  # noqa: F811
+    cert, headers, _ = issued
+    bad = client.post("/api/v1/labels/export", json={"certificates": [cert["id"]], "variant": "compact",
+                                                      "mode": "offline"}, headers=headers)
+    assert bad.status_code == 422 and bad.get_json()["type"].endswith("/label-too-small")
+    ok = client.post("/api/v1/labels/export", json={"certificates": [cert["id"]], "variant": "compact",
+                                                     "colour": "mono", "width": 15}, headers=headers)
+    assert ok.status_code == 202

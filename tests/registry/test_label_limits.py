@@ -72,3 +72,28 @@ def test_second_concurrent_render_gets_busy_with_retry_after(app, client, issued
     finally:
         os.close(fd)
     assert client.get(f"/labels/{cert['id']}.png").status_code == 200
+
+
+def test_print_options_and_compact_variant_over_http(client, issued):  # noqa: F811
+    import io
+
+    import pypdfium2 as pdfium
+    import zxingcpp
+    from pypdf import PdfReader
+
+    cert, _, _ = issued
+    pdf = client.get(f"/labels/{cert['id']}.pdf?print=cmyk&bleed=3&crops=1&width=60")
+    assert pdf.status_code == 200
+    page = PdfReader(io.BytesIO(pdf.data)).pages[0]
+    trim, bleed = page.trimbox, page.bleedbox
+    assert float(trim.width) == pytest.approx(60 * 72 / 25.4, abs=0.01)
+    assert float(bleed.width) - float(trim.width) == pytest.approx(6 * 72 / 25.4, abs=0.01)
+    assert float(page.mediabox.width) > float(bleed.width)  # room for the crop marks
+    content = page.get_contents().get_data().decode("latin-1")
+    assert " k\n" in content and " rg\n" not in content and "1 1 1 1 K" in content  # CMYK only
+    image = pdfium.PdfDocument(pdf.data)[0].render(scale=300 / 72).to_pil().convert("L")
+    assert [r.text for r in zxingcpp.read_barcodes(image)] == [cert["verifyUrl"]]
+    assert client.get(f"/labels/{cert['id']}.png?print=cmyk").status_code == 422
+    compact = client.get(f"/labels/{cert['id']}.png?variant=compact&width=15&dpi=600&colour=mono")
+    assert compact.status_code == 200 and qr_text(compact.data) == cert["verifyUrl"]
+    assert client.get(f"/labels/{cert['id']}.png?variant=compact&width=14").status_code == 422
