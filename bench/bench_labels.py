@@ -3,6 +3,8 @@
     python bench/bench_labels.py            # throughput table (~40 s on 2 cores)
     python bench/bench_labels.py --qr-modes # QR version per kind for byte/alphanumeric/numeric
     python bench/bench_labels.py --json bench/results/labels.json
+    python bench/bench_labels.py --print-speed  # issue 13: cold PNG/PDF against the whole-SVG
+                                                # baseline, and a 1,000-label sheet
 
 Throughput is labels per second for SVG, PNG (300 dpi) and PDF, in link and offline mode:
 
@@ -54,12 +56,17 @@ def make_items():
     return items, tokens
 
 
-def measure(fn, seconds: float, min_n: int = 3, max_n: int = 5000) -> tuple[float, int]:
+def measure(fn, seconds: float, min_n: int = 3, max_n: int = 5000, cpu: bool = False) -> tuple[float, int]:
+    """Calls per second of wall time (or, with ``cpu``, of this process's CPU time: on a shared
+    machine that is what the code costs, whatever else runs)."""
     n = 0
     start = time.perf_counter()
+    cpu0 = time.process_time()
     while n < min_n or (time.perf_counter() - start < seconds and n < max_n):
         fn(n)
         n += 1
+    if cpu:
+        return n / max(time.process_time() - cpu0, 1e-9), n
     return n / (time.perf_counter() - start), n
 
 
@@ -94,6 +101,63 @@ def throughput(items, seconds: float) -> list[dict]:
     rows.append({"format": "svg", "mode": "link (cold, glyphs too)", "cold_per_s": round(rate, 1), "cold_n": n,
                  "cached_per_s": None, "cached_n": None})
     return rows
+
+
+def distinct_items(n: int):
+    """``n`` labels with distinct certificate numbers and ids (every kind and grade in turn)."""
+    key = Ed25519PrivateKey.generate()
+    combos = [(k, g) for k in KINDS for g in GRADES[k]]
+    out = []
+    for i in range(n):
+        kind, grade = combos[i % len(combos)]
+        payload = sample_credential(kind, grade, serial=10_000 + i)
+        token = jwt.encode(payload, key, algorithm="EdDSA", headers=sample_header(body_did=payload["issuer"]))
+        out.append(label_data_from_credential(payload, compact_jws=token,
+                                              verify_url=payload["credentialSubject"]["id"], **ISSUER))
+    return out
+
+
+def print_speed(seconds: float, sheet_n: int) -> dict:
+    """Cold PNG (300 dpi) and PDF rates, each against the whole-SVG path (resvg on the full SVG,
+    fpdf2 parsing it) in the same process on the same labels; then one ``sheet_n``-label sheet."""
+    import resource
+
+    from registry.labels import render_sheet
+    from registry.labels._render import render_svg, svg_to_pdf, svg_to_png
+
+    items = distinct_items(400)
+    result: dict = {}
+    for mode in ("link", "offline"):
+        for fmt in ("png", "pdf"):
+            render_label(items[0], fmt=fmt, mode=mode)  # design layers, templates, font: once per process
+
+            def new(i, fmt=fmt, mode=mode):
+                clear_caches(glyphs=False)
+                render_label(items[i % len(items)], fmt=fmt, mode=mode)
+
+            def old(i, fmt=fmt, mode=mode):
+                clear_caches(glyphs=False)
+                r = render_svg(items[i % len(items)], "zh-en", mode, None)
+                if fmt == "png":
+                    svg_to_png(r.svg, 300, r.width_mm, r.height_mm)
+                else:
+                    svg_to_pdf(r.svg, r.width_mm, r.height_mm, "baseline")
+
+            base_rate, base_n = measure(old, seconds, min_n=3, max_n=40, cpu=True)
+            rate, n = measure(new, seconds, min_n=10, cpu=True)
+            wall, _ = measure(new, seconds / 2, min_n=5)
+            result[f"{fmt}_{mode}"] = {"per_cpu_s": round(rate, 1), "n": n, "per_wall_s": round(wall, 1),
+                                       "baseline_per_cpu_s": round(base_rate, 2), "baseline_n": base_n,
+                                       "ratio": round(rate / base_rate, 1)}
+    many = distinct_items(sheet_n)
+    clear_caches(glyphs=False)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    pdf = render_sheet(many, lang="zh-en", mode="link")
+    result["sheet"] = {"labels": sheet_n, "seconds": round(time.perf_counter() - t0, 2),
+                       "cpu_seconds": round(time.process_time() - cpu0, 2), "mb": round(len(pdf) / 1e6, 2),
+                       "max_rss_mb": round(max(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024)}
+    return result
 
 
 def qr_speed(tokens, seconds: float) -> dict:
@@ -170,10 +234,31 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=2.0, help="time per cold measurement (default 2)")
     ap.add_argument("--qr-modes", action="store_true", help="only print the QR encoding comparison")
     ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    ap.add_argument("--print-speed", action="store_true",
+                    help="cold PNG/PDF against the whole-SVG baseline, and a sheet (issue 13 targets)")
+    ap.add_argument("--sheet", type=int, default=1000, help="labels on the sheet (--print-speed)")
     args = ap.parse_args(argv)
     items, tokens = make_items()
     result: dict = {"python": platform.python_version(), "machine": platform.machine()}
-    if args.qr_modes:
+    if args.print_speed:
+        result["print_speed"] = r = print_speed(args.seconds, args.sheet)
+        print("labels per second of CPU time (and of wall time), cold, against the whole-SVG baseline")
+        print(f"{'format':6} {'mode':8} {'cold/CPU s':>11} {'(wall)':>8} {'baseline':>9} {'ratio':>6}")
+        for key, row in r.items():
+            if key == "sheet":
+                continue
+            fmt, mode = key.split("_")
+            print(f"{fmt:6} {mode:8} {row['per_cpu_s']:>11.1f} {row['per_wall_s']:>8.1f} "
+                  f"{row['baseline_per_cpu_s']:>9.2f} {row['ratio']:>5.1f}×")
+        sh = r["sheet"]
+        print(f"sheet: {sh['labels']} labels in {sh['seconds']} s ({sh['cpu_seconds']} s CPU), "
+              f"{sh['mb']} MB, max RSS {sh['max_rss_mb']} MB")
+        targets = [("cold PDF ≥ 100/s", r["pdf_link"]["per_cpu_s"] >= 100),
+                   ("cold PNG 300 dpi ≥ 30/s", r["png_link"]["per_cpu_s"] >= 30),
+                   ("sheet < 15 s CPU and < 15 MB", sh["cpu_seconds"] < 15 and sh["mb"] < 15)]
+        for name, ok in targets:
+            print(f"target {name} (CPU time): {'met' if ok else 'NOT met'}")
+    elif args.qr_modes:
         result["qr_modes"] = rows = qr_modes(tokens)
         print(f"{'kind':18} {'encoding':42} {'chars':>6} {'bits':>6} {'version':>7}")
         for r in rows:

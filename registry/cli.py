@@ -92,6 +92,17 @@ def create_operator_client(name: str, role: str, callback_client_id: str | None,
     click.echo(json.dumps({"clientId": client.client_id, "clientSecret": secret}))
 
 
+@registry_cli.command("worker")
+@click.option("--once", is_flag=True, help="Run one round of every task and exit.")
+def worker(once: bool):
+    """Deliver webhooks and PACT callbacks, run export jobs and other background tasks."""
+    from . import worker as _worker
+
+    _worker.load_tasks()
+    handled = _worker.run(current_app._get_current_object(), once=once)
+    click.echo(f"handled {handled}", err=True)
+
+
 @registry_cli.command("create-key")
 def create_registry_key():
     """Create the registry's signing key if it has none; prints its kid."""
@@ -154,37 +165,69 @@ def seed_demo():
 @click.option("--body", "body_code", required=True, help="The body's code (prefix of its certificate numbers).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True))
 @click.option("--format", "fmt", type=click.Choice(["zip", "pdf-sheet"]), default="zip", show_default=True)
+@click.option("--formats", default="svg,png,pdf", show_default=True, help="Files per label in a ZIP.")
 @click.option("--lang", type=click.Choice(["zh", "en", "zh-en"]), default="zh-en", show_default=True)
 @click.option("--mode", type=click.Choice(["link", "offline"]), default="link", show_default=True)
+@click.option("--width", type=float, default=None, help="Printed width in mm (whole mm; default per design).")
+@click.option("--variant", type=click.Choice(["standard", "compact"]), default="standard", show_default=True,
+              help="compact: small packs, 15 mm and up (grade, figure, QR; link mode only).")
+@click.option("--colour", type=click.Choice(["colour", "mono"]), default="colour", show_default=True,
+              help="mono: black only, for one-colour printing.")
+@click.option("--print", "print_", type=click.Choice(["rgb", "cmyk"]), default="rgb", show_default=True,
+              help="cmyk: device CMYK PDF for printers (PDF files and sheets only).")
 @click.option("--status", default="active", show_default=True, help="Only certificates in this status (active, suspended, revoked, expired; 'all' for every one).")
-def export_labels_cmd(body_code: str, out_path: str, fmt: str, lang: str, mode: str, status: str):
-    """Export the labels of a body's certificates, with a progress bar."""
+def export_labels_cmd(body_code: str, out_path: str, fmt: str, formats: str, lang: str, mode: str,
+                      width: float | None, variant: str, colour: str, print_: str, status: str):
+    """Export the labels of a body's certificates, with a progress bar and a summary of warnings."""
+    import os
+
     from sqlalchemy import select
 
-    from .api.labels import export, label_data
+    from . import jobs, labels
     from .models import Body, Certificate
 
+    options = {"format": fmt, "formats": [f.strip() for f in formats.split(",") if f.strip()], "lang": lang,
+               "mode": mode, "width": labels.quantise_width(width), "variant": variant, "colour": colour,
+               "print": print_}
+    try:
+        labels.check_options(options)
+    except labels.LabelError as err:
+        raise click.UsageError(err.detail) from err
     session = new_session()
+    out = Path(out_path)
+    partial = out.with_name(out.name + ".part")
     try:
         body = session.scalars(select(Body).where(Body.code == body_code)).first()
         if body is None:
             raise click.UsageError(f"No body with code {body_code}")
-        query = select(Certificate).where(Certificate.body_id == body.id).order_by(Certificate.number)
+        query = select(Certificate.id).where(Certificate.body_id == body.id).order_by(Certificate.number)
         if status != "all":
             from .api.certificates import status_filter
             from .models import utcnow
 
             query = query.where(*status_filter(status, utcnow()))
-        items = [label_data(c) for c in session.scalars(query)]
-        if not items:
+        ids = list(session.scalars(query))
+        if not ids:
             raise click.UsageError("No certificates to export")
-        with click.progressbar(length=len(items), label="Rendering labels", file=sys.stderr) as bar:
-            content, _, _ = export(items, {"format": fmt, "formats": ["svg", "png", "pdf"], "lang": lang,
-                                          "mode": mode, "width": None}, progress=lambda *_: bar.update(1))
+        try:
+            with click.progressbar(length=len(ids), label="Rendering labels", file=sys.stderr) as bar, \
+                    partial.open("wb") as fh:
+                warnings = jobs.write_export(jobs.iter_label_data(session, ids), len(ids), options, fh,
+                                             progress=lambda *_: bar.update(1))
+            os.replace(partial, out)
+        except labels.LabelError as err:
+            partial.unlink(missing_ok=True)
+            raise click.ClickException(err.detail) from err
     finally:
         session.close()
-    Path(out_path).write_bytes(content)
-    click.echo(f"{len(items)} labels → {out_path} ({len(content)} bytes)", err=True)
+    click.echo(f"{len(ids)} labels → {out_path} ({out.stat().st_size} bytes)", err=True)
+    summary = jobs.summarise_warnings(warnings)
+    if summary["warningCount"]:
+        click.echo(f"{summary['warningCount']} warnings:", err=True)
+        for row in summary["warningCounts"]:
+            click.echo(f"  {row['labels']} label(s): {row['message']}", err=True)
+    else:
+        click.echo("no warnings", err=True)
 
 
 @registry_cli.command("backup")

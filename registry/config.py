@@ -32,6 +32,10 @@ DEFAULTS: dict[str, object] = {
     # redis://… to share limits across hosts; memory:// counts per worker process.
     "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_ENABLED": True,
+    "LABEL_RENDER_WAIT": 2.0,  # seconds a label render waits for the instance's render slot
+    "EXPORT_DIR": None,  # finished label exports; default <instance>/exports
+    "EXPORT_TTL": 86400,  # seconds an export's file is kept
+    "EXPORT_MAX_ACTIVE": 5,  # exports a body may have queued or running at once
     "BODY_KEY_ALGORITHM": "EdDSA",
     "LOG_LEVEL": "INFO",
     # Flask refuses larger request bodies with 413; a full verify batch is well under it.

@@ -152,6 +152,7 @@ def init_app(app) -> None:
     def _registry_error(err: RegistryError):
         _rollback()
         resp = problem(err.status, err.type, err.title, err.detail, **err.extra)
+        resp.headers.extend(getattr(err, "headers", {}))  # e.g. Retry-After on 503
         if err.status == 401:
             resp.headers["WWW-Authenticate"] = ('Basic realm="registry"' if err.type == "invalid_client"
                                                 else 'Bearer realm="registry"')

@@ -338,3 +338,28 @@ class RegistrySetting(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Background jobs (label exports) ---------------------------------------------------------
+
+
+class Job(Base):
+    """Work a request hands to the worker: its progress, then where its result file is."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_created_at", "state", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(40))  # label-export
+    body_id: Mapped[str] = mapped_column(ForeignKey("bodies.id"), index=True)  # who may read it
+    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed|expired
+    params: Mapped[dict] = mapped_column(JSON)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict | None] = mapped_column(JSON)  # file name, media type, size, warnings or error
+    file_name: Mapped[str | None] = mapped_column(String(200))  # under <instance>/exports/
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

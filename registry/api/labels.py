@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import gzip
 import json
 import hashlib
+import os
 import threading
+import time
 from collections import OrderedDict
+from contextlib import contextmanager
+from pathlib import Path
 
-from flask import Response, current_app, redirect, request
+from flask import Response, current_app, redirect, request, send_file
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from .. import labels, public_pages
+from .. import jobs, labels, public_pages
 from ..auth import current_principal, require
 from ..db import get_session
-from ..errors import Forbidden, InvalidInput, NotFound
+from ..errors import Forbidden, InvalidInput, NotFound, RegistryError
 from ..http import json_body, limiter
 from ..models import Certificate, utcnow
 from ..schemas.common import StrictSchema
@@ -34,15 +39,24 @@ class LabelQuery(StrictSchema):
     width = fields.Float(load_default=None, validate=validate.Range(min=15, max=300))
     dpi = fields.Integer(load_default=300, validate=validate.Range(min=72, max=1200))
     link = fields.String(load_default="verify", validate=validate.OneOf(("verify", "gs1")))
+    variant = fields.String(load_default="standard", validate=validate.OneOf(labels.VARIANTS))
+    colour = fields.String(load_default="colour", validate=validate.OneOf(labels.COLOURS))
+    print_ = fields.String(data_key="print", load_default="rgb", validate=validate.OneOf(labels.PRINTS))
+    bleed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=5))
+    crops = fields.Boolean(load_default=False)
 
 
 class ExportIn(StrictSchema):
-    certificates = fields.List(fields.String(), required=True, validate=validate.Length(1, 500))
+    certificates = fields.List(fields.String(validate=validate.Length(1, 80)), required=True,
+                               validate=validate.Length(1, 50_000))
     format = fields.String(load_default="zip", validate=validate.OneOf(("zip", "pdf-sheet")))
     formats = fields.List(fields.String(validate=validate.OneOf(FORMATS)), load_default=["svg", "png", "pdf"])
     lang = fields.String(load_default="zh-en", validate=validate.OneOf(LANGS))
     mode = fields.String(load_default="link", validate=validate.OneOf(MODES))
     width = fields.Float(load_default=None, validate=validate.Range(min=15, max=300))
+    variant = fields.String(load_default="standard", validate=validate.OneOf(labels.VARIANTS))
+    colour = fields.String(load_default="colour", validate=validate.OneOf(labels.COLOURS))
+    print_ = fields.String(data_key="print", load_default="rgb", validate=validate.OneOf(labels.PRINTS))
 
 
 def _stored_payload(token: str) -> dict:
@@ -104,17 +118,79 @@ class _LabelResponses:
                 self.size -= len(old.content) + len(old.gzipped or b"")
 
 
+class RenderBusy(RegistryError):
+    status = 503
+    type = "busy"
+    title = "Label renderer busy"
+
+
+_process_slot = threading.Lock()
+
+
+@contextmanager
+def render_slot():
+    """One label render at a time per instance (every worker process), waiting briefly.
+
+    Renders are CPU-bound: with sync workers on two cores, two concurrent renders would leave
+    nothing for verification. The slot is a thread lock (this process) plus an exclusive
+    ``flock`` on a file in the instance folder (all processes); the kernel drops the lock of
+    a killed worker. After ``LABEL_RENDER_WAIT`` seconds the request gets 503 ``busy``.
+    """
+    wait = float(current_app.config.get("LABEL_RENDER_WAIT", 2.0))
+    deadline = time.monotonic() + wait
+    if not _process_slot.acquire(timeout=wait):
+        raise _busy()
+    fd = None
+    try:
+        path = Path(current_app.instance_path) / "label-render.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _busy() from None
+                time.sleep(0.02)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing releases the flock
+        _process_slot.release()
+
+
+def _busy() -> RenderBusy:
+    retry = max(1, round(float(current_app.config.get("LABEL_RENDER_WAIT", 2.0))))
+    err = RenderBusy("Another label is being rendered; try again shortly (cached labels are served at once)",
+                     extra={"retryAfter": retry})
+    err.headers = {"Retry-After": str(retry)}
+    return err
+
+
+def _canonical(ext: str, opts: dict) -> tuple:
+    """The options that change the bytes, quantised: whole millimetres and a few dpi steps."""
+    width = labels.quantise_width(opts["width"])
+    dpi = labels.quantise_dpi(opts["dpi"]) if ext == "png" else 0
+    return (opts["lang"], opts["mode"], width, dpi, opts["link"], opts["variant"], opts["colour"],
+            opts["print_"], opts["bleed"], opts["crops"])
+
+
 @public.get("/labels/<cert_id>.<ext>")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
 @doc(tags=["public"], params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                              for n in ("lang", "mode", "width", "dpi", "link")])
+                              for n in ("lang", "mode", "width", "dpi", "link", "variant", "colour", "print",
+                                        "bleed", "crops")])
 def label(cert_id: str, ext: str):
     """A certificate's label as SVG, PNG or PDF; served whatever the status, since print runs last."""
+    if ext not in FORMATS:
+        raise NotFound(f"Labels come as {', '.join(FORMATS)}", type="label-format-unknown")
+    options = _canonical(ext, LabelQuery().load(request.args.to_dict()))
     cache = current_app.extensions.setdefault("registry.label_responses", _LabelResponses())
-    key = (cert_id, ext, request.query_string)
+    key = (cert_id, ext, options)
     prepared = cache.get(key)
     if prepared is None:
-        prepared = _prepare(cert_id, ext)
+        prepared = _prepare(cert_id, ext, *options)
         cache.put(key, prepared)
     if request.if_none_match.contains(prepared.etag):
         resp = Response(status=304)
@@ -130,13 +206,17 @@ def label(cert_id: str, ext: str):
     return resp
 
 
-def _prepare(cert_id: str, ext: str) -> _Prepared:
-    if ext not in FORMATS:
-        raise NotFound(f"Labels come as {', '.join(FORMATS)}", type="label-format-unknown")
-    opts = LabelQuery().load(request.args.to_dict())
+def _prepare(cert_id: str, ext: str, lang: str, mode: str, width: int | None, dpi: int, link: str,
+             variant: str, colour: str, print_: str, bleed: int, crops: bool) -> _Prepared:
     cert = lookup.for_reading(get_session(), cert_id)
-    rendered = labels.render_label(label_data(cert, use_gs1=opts["link"] == "gs1"), fmt=ext, lang=opts["lang"],
-                                   mode=opts["mode"], width_mm=opts["width"], dpi=opts["dpi"])
+    data = label_data(cert, use_gs1=link == "gs1")
+    labels.check_print(ext, print_, bleed, crops)
+    if ext == "png":  # refuse an oversized raster before waiting for the slot
+        labels.check_pixels(*labels.label_size_mm(data.kind, mode, width, variant), dpi)
+    with render_slot():
+        rendered = labels.render_label(data, fmt=ext, lang=lang, mode=mode, width_mm=width, dpi=dpi or 300,
+                                       variant=variant, colour=colour, print_=print_, bleed_mm=bleed,
+                                       crops=crops)
     # The label is a function of the signed credential: it never changes, whatever the status.
     headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-QR-Version": str(rendered.qr_version),
                "Content-Disposition": f'inline; filename="{cert.number}.{ext}"'}
@@ -145,38 +225,72 @@ def _prepare(cert_id: str, ext: str) -> _Prepared:
         headers["X-Label-Warnings"] = " | ".join(rendered.warnings)
     if ext == "svg":
         headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    if ext == "png":
+        headers["X-Label-DPI"] = str(dpi)
     return _Prepared(rendered.content, rendered.media_type, headers)
 
 
 @bp.post("/labels/export")
-@doc(body=ExportIn, auth="body", tags=["certification body"])
+@doc(body=ExportIn, auth="body", tags=["certification body"], status=202)
 @require("body")
 def export_labels():
-    """Labels of many of the body's own certificates at once: a ZIP archive or a multi-page PDF sheet."""
+    """Queue an export of many of the body's own labels (ZIP or PDF sheet): 202 and the job's URL."""
     principal = current_principal()
     data = ExportIn().load(json_body())
     session = get_session()
-    ids = [i.removeprefix("urn:uuid:") for i in data["certificates"]]
-    rows = {c.id: c for c in session.scalars(select(Certificate).where(Certificate.id.in_(ids)))}
-    missing = [i for i in ids if i not in rows]
+    ids = list(dict.fromkeys(i.removeprefix("urn:uuid:") for i in data["certificates"]))
+    owners: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        owners.update({cid: (body, kind) for cid, body, kind in session.execute(
+            select(Certificate.id, Certificate.body_id, Certificate.type).where(Certificate.id.in_(chunk)))})
+    missing = [i for i in ids if i not in owners]
     if missing:
-        raise InvalidInput("Unknown certificates", errors={"certificates": [f"Unknown certificate {i}" for i in missing]})
-    if any(rows[i].body_id != principal.body_id for i in ids):
+        raise InvalidInput("Unknown certificates",
+                           errors={"certificates": [f"Unknown certificate {i}" for i in missing[:100]]})
+    if any(owners[i][0] != principal.body_id for i in ids):
         raise Forbidden("A body can export only its own certificates' labels", type="not-your-certificate")
-    items = [label_data(rows[i]) for i in ids]
-    content, media_type, name = export(items, data)
-    return Response(content, mimetype=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    options = {k: data[k] for k in ("format", "formats", "lang", "mode", "variant", "colour")}
+    options["print"] = data["print_"]
+    options["width"] = labels.quantise_width(data["width"])
+    labels.check_options(options)
+    if options["format"] == "zip" and "png" in options["formats"]:
+        for kind in {labels.KINDS.get(t, t) for _, t in owners.values()}:
+            if kind in labels.KINDS.values():
+                labels.check_pixels(*labels.label_size_mm(kind, options["mode"], options["width"],
+                                                          options["variant"]), 300)
+    job = jobs.create_export(session, principal.body_id, ids, options)
+    session.commit()
+    body = jobs.view(job, current_app.config["PUBLIC_URL"])
+    return body, 202, {"Location": body["url"], "Cache-Control": "no-store"}
 
 
-def export(items, options: dict, progress=None) -> tuple[bytes, str, str]:
-    if options["format"] == "pdf-sheet":
-        return (labels.render_sheet(items, lang=options["lang"], mode=options["mode"],
-                                    width_mm=options.get("width"), progress=progress),
-                "application/pdf", "labels.pdf")
-    return (labels.render_archive(items, formats=tuple(options["formats"]), lang=options["lang"],
-                                  mode=options["mode"], progress=progress),
-            "application/zip", "labels.zip")
+@bp.get("/jobs/<job_id>")
+@doc(auth="body", tags=["certification body"])
+@require("body")
+def get_job(job_id: str):
+    """A job's state and progress (done of total), its warnings, and the download link when done."""
+    job = jobs.get_job(get_session(), job_id, current_principal().body_id)
+    body = jobs.view(job, current_app.config["PUBLIC_URL"])
+    headers = {"Cache-Control": "no-store"}
+    if job.state in jobs.ACTIVE:
+        headers["Retry-After"] = "2"
+    return body, 200, headers
+
+
+@bp.get("/jobs/<job_id>/download")
+@doc(auth="body", tags=["certification body"])
+@require("body")
+def download_job(job_id: str):
+    """The finished export's file (only for the body that created the job, until it expires)."""
+    job = jobs.get_job(get_session(), job_id, current_principal().body_id)
+    path = jobs.job_file(job)
+    result = job.result or {}
+    resp = send_file(path, mimetype=result.get("mediaType", "application/octet-stream"), as_attachment=True,
+                     download_name=result.get("fileName", path.name), conditional=False, etag=False,
+                     max_age=0)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
 
 
 @public.get("/01/<gtin>")

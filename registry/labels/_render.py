@@ -10,7 +10,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,21 +19,30 @@ from markupsafe import Markup, escape
 
 from verifier.offline import OfflineFormatError, offline_url
 
-from . import _qr
+from . import _qr, _raster
 from ._data import LabelData, LabelError
 from ._text import accessible, get_font
 
 __all__ = ["RenderedLabel", "render_label", "render_svg", "label_size_mm", "clear_caches",
-           "TEMPLATE_DIR", "FORMATS", "LANGS", "MODES", "MAX_QR_VERSION", "MEDIA_TYPES"]
+           "TEMPLATE_DIR", "FORMATS", "LANGS", "MODES", "MAX_QR_VERSION", "MEDIA_TYPES",
+           "DPI_STEPS", "MAX_PIXELS", "quantise_width", "quantise_dpi", "check_pixels",
+           "VARIANTS", "COLOURS", "PRINTS", "warnings_for", "check_options", "check_print"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "label_templates"
 FORMATS = ("svg", "png", "pdf")
 LANGS = ("zh", "en", "zh-en")
 MODES = ("link", "offline")
+VARIANTS = ("standard", "compact")
+COLOURS = ("colour", "mono")
 MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png", "pdf": "application/pdf"}
 #: The densest QR code labels use (small packaging scans version 22 reliably; PERF-NOTES.md).
 MAX_QR_VERSION = 22
 QUIET_ZONE = 4  # modules, each side (ISO/IEC 18004 minimum)
+#: Resolutions a PNG is rendered at; other requests snap to the nearest (one cache key each).
+DPI_STEPS = (72, 150, 300, 600)
+#: The largest PNG raster (pixels): 8 Mpx is 32 MB of RGBA and about a second of resvg.
+#: A 300 mm wide link label at 1,200 dpi would be 185 Mpx (2.3 GB, > 30 s): refused.
+MAX_PIXELS = 8_000_000
 #: Fixed PDF dates so that the same label gives the same bytes.
 PDF_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
@@ -86,6 +95,7 @@ class _Rendered:
     texts: list[TextBox] = field(default_factory=list)
     viewbox: tuple[float, float] = (0.0, 0.0)
     qr_box: tuple[float, float, float] = (0.0, 0.0, 0.0)  # x, y, side incl. quiet zone
+    runs: dict = field(default_factory=dict)  # text element markup → text
 
 
 def _n(v: float) -> str:
@@ -142,6 +152,7 @@ class _Ctx:
         self.min_size = None
         self.unit_mm = unit_mm
         self.qr_info = None
+        self.runs: dict[str, str] = {}  # text element markup → its text (for glyph rasters)
 
     def T(self, key: str, **fmt) -> dict:
         entry = _strings()[key]
@@ -173,11 +184,14 @@ class _Ctx:
         if bold:
             attrs += (f' stroke="{fill}" stroke-width="{_n(font.upem * 0.04)}"'
                       ' stroke-linejoin="round"')
-        if opacity is not None:
-            attrs += f' opacity="{_n(opacity)}"'
+        if opacity is not None:  # not group opacity: resvg would composite a whole layer
+            attrs += f' fill-opacity="{_n(opacity)}"'
+            if bold:
+                attrs += f' stroke-opacity="{_n(opacity)}"'
         markup = (f'<path aria-label="{escape(accessible(s))}" '
                   f'transform="matrix({k:.6g} 0 0 {k:.6g} {_n(x)} {_n(y)})"{attrs} '
                   f'd="{run.d}"/>')
+        self.runs[markup] = s
         return _Drawn(markup, width, size)
 
     def pair(self, zh: str | None, en: str | None, x: float, y: float, size: float, *,
@@ -300,13 +314,55 @@ def _summary(data: LabelData, lang: str, ctx: _Ctx) -> tuple[str, str]:
     return heading, " · ".join(seen)
 
 
-def label_size_mm(kind: str, mode: str, width_mm: float | None = None) -> tuple[float, float]:
+def _viewbox(kind: str, mode: str, variant: str) -> tuple[int, int]:
+    d = _designs()
+    if variant == "compact":
+        return d["compact"]["width"], d["compact"]["height"]
+    return d["width"] + (d["offline_panel"] if mode == "offline" else 0), d["kinds"][kind]["height"]
+
+
+def label_size_mm(kind: str, mode: str, width_mm: float | None = None,
+                  variant: str = "standard") -> tuple[float, float]:
     """Printed (width, height) in mm of a ``kind`` label in ``mode`` (default width if None)."""
     d = _designs()
-    design = d["kinds"][kind]
-    vw = d["width"] + (d["offline_panel"] if mode == "offline" else 0)
-    w = float(width_mm if width_mm is not None else design["default_width_mm"][mode])
-    return w, w * design["height"] / vw
+    if variant == "compact":
+        default = d["compact"]["default_width_mm"]
+    else:
+        default = d["kinds"][kind]["default_width_mm"][mode]
+    vw, vh = _viewbox(kind, mode, variant)
+    w = float(width_mm if width_mm is not None else default)
+    return w, w * vh / vw
+
+
+def quantise_width(width_mm) -> int | None:
+    """A printed width in whole millimetres (half up), so every request maps to few sizes."""
+    if width_mm is None:
+        return None
+    return int(Decimal(str(float(width_mm))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def quantise_dpi(dpi) -> int:
+    """The step of :data:`DPI_STEPS` nearest to ``dpi`` (the lower one on a tie)."""
+    dpi = float(dpi)
+    return min(DPI_STEPS, key=lambda step: (abs(step - dpi), step))
+
+
+def png_pixels(w_mm: float, h_mm: float, dpi: float) -> tuple[int, int]:
+    """The raster size resvg makes of a ``w_mm`` × ``h_mm`` SVG at ``dpi``."""
+    return max(1, math.ceil(w_mm * dpi / 25.4)), max(1, math.ceil(h_mm * dpi / 25.4))
+
+
+def check_pixels(w_mm: float, h_mm: float, dpi: float) -> None:
+    """Refuse a raster above :data:`MAX_PIXELS` before any memory is spent on it."""
+    px, py = png_pixels(w_mm, h_mm, dpi)
+    if px * py > MAX_PIXELS:
+        largest = math.floor(25.4 * math.sqrt(MAX_PIXELS * w_mm / h_mm) / dpi) if h_mm else 0
+        raise LabelError(
+            f"a {w_mm:g} × {h_mm:g} mm PNG at {dpi:g} dpi would be {px} × {py} pixels, above the "
+            f"limit of {MAX_PIXELS:,} pixels; at {dpi:g} dpi a PNG can be at most {largest} mm wide. "
+            "Use a lower dpi, or the PDF or SVG (vectors, any size)",
+            type="label-too-large", title="Label too large",
+            extra={"pixels": px * py, "maxPixels": MAX_PIXELS, "maxWidthMm": largest})
 
 
 def _check_options(fmt: str, lang: str, mode: str, width_mm, dpi) -> None:
@@ -335,11 +391,46 @@ def qr_segments(data: LabelData, mode: str) -> tuple[tuple[str, str], ...]:
     return (("byte", prefix + "#"), ("numeric", digits))
 
 
+_COLOUR_ATTR = re.compile(r'((?:fill|stroke)=")#([0-9a-fA-F]{6})"')
+_OPACITY_ATTR = re.compile(r' (?:fill|stroke)-opacity="[^"]*"')
+
+
+def _to_mono(svg: str) -> str:
+    """Every colour to black or white (paper), no translucency: for one-colour printing."""
+    def one(m):
+        r, g, b = (int(m.group(2)[i:i + 2], 16) / 255 for i in (0, 2, 4))
+        return m.group(1) + ("#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.6 else "#ffffff") + '"'
+
+    return _OPACITY_ATTR.sub("", _COLOUR_ATTR.sub(one, svg))
+
+
+def _check_variant(variant: str, colour: str, mode: str, width_mm) -> None:
+    if variant not in VARIANTS:
+        raise LabelError(f"variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
+    if colour not in COLOURS:
+        raise LabelError(f"colour must be one of {', '.join(COLOURS)}, not {colour!r}")
+    if variant == "compact":
+        if mode != "link":
+            raise LabelError("the compact variant carries a link code only: use mode=link "
+                             "(an offline code needs a larger label)", type="label-too-small")
+        least = _designs()["compact"]["min_width_mm"]
+        if width_mm is not None and float(width_mm) < least:
+            raise LabelError(f"the compact variant is at least {least} mm wide", type="label-too-small",
+                             title="Label too small", extra={"minWidthMm": least})
+
+
 @lru_cache(maxsize=256)
 def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
-               width_mm: float | None = None) -> _Rendered:
-    """Render the SVG of a label (cached: an LRU of 256 by arguments)."""
+               width_mm: float | None = None, variant: str = "standard",
+               colour: str = "colour") -> _Rendered:
+    """Render the SVG of a label (cached: an LRU of 256 by arguments).
+
+    Raises:
+        LabelError: for bad options, an offline code above the version limit, or a size at
+            which some text would be below ``min_text_mm_hard`` (type ``label-too-small``).
+    """
     _check_options("svg", lang, mode, width_mm, 300)
+    _check_variant(variant, colour, mode, width_mm)
     d = _designs()
     design = d["kinds"][data.kind]
     segments = qr_segments(data, mode)
@@ -350,22 +441,28 @@ def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
             f"the {mode} QR code for certificate {data.certificate_number} needs version "
             f"{err.needed_version or '> 40'}, above the limit of {MAX_QR_VERSION}; "
             "use mode=link", extra={"neededVersion": err.needed_version}) from err
-    w_mm, h_mm = label_size_mm(data.kind, mode, width_mm)
-    vw = d["width"] + (d["offline_panel"] if mode == "offline" else 0)
-    vh = design["height"]
+    w_mm, h_mm = label_size_mm(data.kind, mode, width_mm, variant)
+    vw, vh = _viewbox(data.kind, mode, variant)
     unit_mm = w_mm / vw
     ctx = _Ctx(lang, unit_mm)
     ctx.qr_matrix = matrix
     view = _view(data)
-    template = _env().get_template(f"{data.kind}.svg.j2")
+    name = "compact" if variant == "compact" else data.kind
+    template = _env().get_template(f"{name}.svg.j2")
     palette = design.get("palette") or d["palette"][data.kind]
+    grades = d["grades"]
+    if colour == "mono":
+        palette, grades = d["palette_mono"], d["grades_mono"]
     params = dict(
         d=data, v=view, lang=lang, mode=mode, W=d["width"], VW=vw, H=vh, P=palette,
-        G=d["grades"], T=ctx.T, text=ctx.text, pair=ctx.pair, line=ctx.line, qr=ctx.qr,
+        G=grades, T=ctx.T, text=ctx.text, pair=ctx.pair, line=ctx.line, qr=ctx.qr,
         width_mm=_n(w_mm), height_mm=_n(h_mm), uid=data.certificate_id[:8],
-        STRINGS=_strings(), star_path=_star_path,
+        STRINGS=_strings(), star_path=_star_path, C=d["compact"],
     )
     body = template.render(**params)
+    if colour == "mono":
+        body = _to_mono(body)
+        ctx.runs = {_to_mono(k): v for k, v in ctx.runs.items()}
     # The accessible title and description list every text the template drew, so they are
     # filled in after rendering.
     heading, desc = _summary(data, lang, ctx)
@@ -376,9 +473,28 @@ def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
         raise LabelError(f"template {data.kind}.svg.j2 did not place the QR code")
     x, y, side, m = ctx.qr_info
     module_mm = m * unit_mm
+    least_module = d["min_offline_module_mm"]
+    if mode == "offline" and module_mm < least_module - 1e-9:
+        least = math.ceil(w_mm * least_module / module_mm - 1e-9)
+        raise LabelError(
+            f"the offline code is too dense for this size: at {w_mm:g} mm wide its modules are "
+            f"{module_mm:.3f} mm, below the {least_module} mm measured to scan from a phone photo "
+            f"(version {matrix.version}); make it at least {least} mm wide, or use mode=link",
+            type="label-too-small", title="Label too small",
+            extra={"moduleMm": round(module_mm, 3), "minWidthMm": least, "qrVersion": matrix.version})
     if module_mm < d["min_module_mm"] - 1e-9:
         warnings.append(f"QR module {module_mm:.2f} mm is below {d['min_module_mm']:.2f} mm; "
                         "scanning may be unreliable")
+    hard = d["min_text_mm_hard"]
+    if ctx.min_size is not None and ctx.min_size * unit_mm < hard - 1e-9:
+        smallest = ctx.min_size * unit_mm
+        least = math.ceil(w_mm * hard / smallest - 1e-9)
+        hint = "" if variant == "compact" else "; for small packs use variant=compact (15 mm and up)"
+        raise LabelError(
+            f"at {w_mm:g} mm wide the smallest text on this label would be {smallest:.2f} mm high, below "
+            f"the minimum of {hard} mm; make it at least {least} mm wide{hint}",
+            type="label-too-small", title="Label too small",
+            extra={"smallestTextMm": round(smallest, 2), "minWidthMm": least})
     if ctx.min_size is not None and ctx.min_size * unit_mm < d["min_text_mm"] - 1e-9:
         warnings.append(f"smallest text is {ctx.min_size * unit_mm:.2f} mm (em) high, below "
                         f"{d['min_text_mm']:.2f} mm; it may be hard to read")
@@ -389,7 +505,7 @@ def render_svg(data: LabelData, lang: str = "zh-en", mode: str = "link",
         warnings.append(f"the label font has no glyph for {chars}")
     return _Rendered(svg=svg, width_mm=w_mm, height_mm=h_mm, qr=matrix,
                      qr_payload=matrix.text, warnings=warnings, texts=ctx.texts,
-                     viewbox=(vw, vh), qr_box=(x, y, side))
+                     viewbox=(vw, vh), qr_box=(x, y, side), runs=ctx.runs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,9 +538,15 @@ def _with_phys(png: bytes, dpi: float) -> bytes:
     return b"".join(out)
 
 
-def svg_to_png(svg: str, dpi: float) -> bytes:
-    """Rasterise an SVG whose size is in mm at ``dpi`` (resvg), with pHYs set."""
+def svg_to_png(svg: str, dpi: float, w_mm: float, h_mm: float) -> bytes:
+    """Rasterise an SVG whose size is in mm at ``dpi`` (resvg), with pHYs set.
+
+    Raises:
+        LabelError: (``label-too-large``) if the raster would exceed :data:`MAX_PIXELS`.
+    """
     import resvg_py
+
+    check_pixels(w_mm, h_mm, dpi)
 
     png = resvg_py.svg_to_bytes(svg_string=svg, dpi=float(dpi), skip_system_fonts=True,
                                 background="#ffffff")
@@ -460,45 +582,184 @@ def pdf_bytes(pdf) -> bytes:
     return bytes(pdf.output())
 
 
+def layer_for(r: _Rendered, kind: str, options: tuple):
+    """(split, own elements, layer id, static elements) for drawing over the design's static
+    layer, or None to draw the label whole."""
+    from . import _layers
+
+    found = _layers.layered(kind, options, r.svg)
+    if found is None:
+        return None
+    split, own, layer_id = found
+    return split, own, layer_id, _layers.static_elements(kind, options)
+
+
+PRINTS = ("rgb", "cmyk")
+#: Crop marks: how long each is, and their distance from the trim when there is no bleed.
+CROP_MARK_MM = 5.0
+CROP_GAP_MM = 2.0
+
+
+def pdf_colour(colour: str, print_: str):
+    """The PDF colour function: CMYK for printers, grey for one colour on screen, else RGB."""
+    from ._pdf import cmyk_ops, mono_ops, rgb_ops
+
+    if print_ == "cmyk":
+        return cmyk_ops
+    return mono_ops if colour == "mono" else rgb_ops
+
+
+def crop_marks(x0: float, y0: float, x1: float, y1: float, gap: float, length: float, colour) -> str:
+    """Crop marks (points) at the corners of the trim box (x0, y0)–(x1, y1), in registration
+    colour: each mark starts ``gap`` outside the trim and runs ``length`` outwards."""
+    from ._pdf import cmyk_ops, f
+
+    registration = "1 1 1 1 K" if colour is cmyk_ops else colour("#000000", True)  # on every plate
+    ops = ["q 0.25 w", registration]
+    for x, sx in ((x0, -1), (x1, 1)):
+        for y, sy in ((y0, -1), (y1, 1)):
+            ops.append(f"{f(x + sx * gap)} {f(y)} m {f(x + sx * (gap + length))} {f(y)} l S")
+            ops.append(f"{f(x)} {f(y + sy * gap)} m {f(x)} {f(y + sy * (gap + length))} l S")
+    ops.append("Q")
+    return "\n".join(ops)
+
+
+def pdf_label(r: _Rendered, kind: str, options: tuple, title: str, *, print_: str = "rgb",
+              bleed_mm: float = 0.0, crops: bool = False) -> bytes:
+    """One label as a one-page PDF (vectors; see ``_pdf``). With a bleed the page grows by it on
+    every side (BleedBox) around the label (TrimBox); crop marks need room outside the bleed."""
+    from ._pdf import PT_PER_MM, PdfDoc
+
+    colour = options[4] if len(options) > 4 else "colour"
+    fn = pdf_colour(colour, print_)
+    doc = PdfDoc(title=title, colour=fn)
+    w_pt, h_pt = r.width_mm * PT_PER_MM, r.height_mm * PT_PER_MM
+    bleed = bleed_mm * PT_PER_MM
+    gap = max(bleed_mm, CROP_GAP_MM) * PT_PER_MM
+    margin = gap + (CROP_MARK_MM + 1) * PT_PER_MM if crops else bleed
+    page_w, page_h = w_pt + 2 * margin, h_pt + 2 * margin
+    ops = []
+    boxes = {}
+    if bleed or crops:
+        boxes = {"TrimBox": (margin, margin, margin + w_pt, margin + h_pt),
+                 "BleedBox": (margin - bleed, margin - bleed, margin + w_pt + bleed, margin + h_pt + bleed)}
+        # The design keeps ink inside the trim (the frame is inset), so the bleed is paper white.
+        ops.append(f"q {fn('#ffffff', False)} {margin - bleed:.3f} {margin - bleed:.3f} "
+                   f"{w_pt + 2 * bleed:.3f} {h_pt + 2 * bleed:.3f} re f Q")
+    ops.append(doc.label_ops(r, margin, margin + h_pt, w_pt, layer=layer_for(r, kind, options)))
+    if crops:
+        ops.append(crop_marks(margin, margin, margin + w_pt, margin + h_pt, gap, CROP_MARK_MM * PT_PER_MM, fn))
+    doc.add_page(page_w, page_h, "\n".join(ops), boxes=boxes)
+    return doc.output()
+
+
 def svg_to_pdf(svg: str, w_mm: float, h_mm: float, title: str) -> bytes:
+    """The label SVG drawn by fpdf2's SVG support (kept as the benchmarks' baseline)."""
     pdf = pdf_document(title)
     pdf.add_page(format=(w_mm, h_mm))
     draw_svg(pdf, svg, 0, 0, w_mm, h_mm)
     return pdf_bytes(pdf)
 
 
+def _qr_image(matrix: _qr.QRMatrix, side_px: int):
+    """The code and its quiet zone, ``side_px`` square, modules snapped to whole pixels."""
+    from PIL import Image
+
+    n = matrix.size + 2 * QUIET_ZONE
+    raw = bytearray(b"\xff" * (n * n))
+    for r, row in enumerate(matrix.rows):
+        base = (r + QUIET_ZONE) * n + QUIET_ZONE
+        for c in range(matrix.size):
+            if row >> c & 1:
+                raw[base + c] = 0
+    return Image.frombytes("L", (n, n), bytes(raw)).resize((side_px, side_px), Image.Resampling.NEAREST)
+
+
 @lru_cache(maxsize=64)
-def _render_cached(data: LabelData, fmt: str, lang: str, mode: str, width_mm, dpi: int):
-    r = render_svg(data, lang, mode, width_mm)
+def _render_cached(data: LabelData, fmt: str, lang: str, mode: str, width_mm, dpi: int, variant: str,
+                   colour: str, print_: str, bleed_mm: float, crops: bool):
+    options = (lang, mode, width_mm, variant, colour)
+    r = render_svg(data, *options)
     if fmt == "svg":
         content = r.svg.encode("utf-8")
     elif fmt == "png":
-        content = svg_to_png(r.svg, dpi)
+        check_pixels(r.width_mm, r.height_mm, dpi)
+        content = _raster.compose_png(r, data.kind, options, dpi, _qr_image) or svg_to_png(
+            r.svg, dpi, r.width_mm, r.height_mm)
     else:
-        content = svg_to_pdf(r.svg, r.width_mm, r.height_mm,
-                             f"{data.certificate_number} ({data.kind} label)")
+        content = pdf_label(r, data.kind, options, f"{data.certificate_number} ({data.kind} label)",
+                            print_=print_, bleed_mm=bleed_mm, crops=crops)
     return content, r
 
 
+def check_print(fmt: str, print_: str, bleed_mm, crops: bool) -> None:
+    if print_ not in PRINTS:
+        raise LabelError(f"print must be one of {', '.join(PRINTS)}, not {print_!r}")
+    if not 0 <= float(bleed_mm) <= 5:
+        raise LabelError("bleed is 0 to 5 mm")
+    if fmt != "pdf" and (print_ != "rgb" or bleed_mm or crops):
+        raise LabelError("print, bleed and crops apply to PDF labels only")
+
+
 def render_label(data: LabelData, *, fmt: str = "svg", lang: str = "zh-en", mode: str = "link",
-                 width_mm: float | None = None, dpi: int = 300) -> RenderedLabel:
+                 width_mm: float | None = None, dpi: int = 300, variant: str = "standard",
+                 colour: str = "colour", print_: str = "rgb", bleed_mm: float = 0.0,
+                 crops: bool = False) -> RenderedLabel:
     """Render one label as SVG, PNG or PDF.
 
     ``width_mm`` is the printed width (default per design: 60 mm, or 106 mm for the wider
-    offline layout); the height follows the design's aspect. ``dpi`` applies to PNG only.
+    offline layout, 22 mm compact); the height follows the design's aspect. ``dpi`` applies
+    to PNG only. ``variant="compact"`` is the small-pack label (grade, figure, QR; link mode,
+    15 mm and up); ``colour="mono"`` prints in black only. For PDF, ``print_="cmyk"`` writes
+    device CMYK, ``bleed_mm`` adds a bleed box around the label and ``crops`` crop marks.
     The same arguments always give the same bytes. Results are cached (LRU).
 
     Raises:
-        LabelError: for an unknown format, language or mode, a size out of range, or an
-            offline QR code above version 22.
+        LabelError: for an unknown format, language, mode, variant or colour, a size out of
+            range (``label-too-small`` when text would be below 1.2 mm, ``label-too-large``
+            for a raster above :data:`MAX_PIXELS`), or an offline QR code above version 22.
     """
     _check_options(fmt, lang, mode, width_mm, dpi)
+    _check_variant(variant, colour, mode, width_mm)
+    check_print(fmt, print_, bleed_mm, crops)
     if width_mm is not None:
         width_mm = float(width_mm)
-    content, r = _render_cached(data, fmt, lang, mode, width_mm, int(dpi) if fmt == "png" else 0)
+    if fmt == "png":  # before the SVG is even built
+        check_pixels(*label_size_mm(data.kind, mode, width_mm, variant), dpi)
+    content, r = _render_cached(data, fmt, lang, mode, width_mm, int(dpi) if fmt == "png" else 0, variant,
+                                colour, print_, float(bleed_mm), bool(crops))
     return RenderedLabel(content=content, media_type=MEDIA_TYPES[fmt], warnings=list(r.warnings),
                          qr_version=r.qr.version, qr_payload=r.qr_payload,
                          width_mm=r.width_mm, height_mm=r.height_mm)
+
+
+def check_options(options: dict) -> None:
+    """Refuse export options no label could be rendered with (before any work is queued).
+
+    Raises:
+        LabelError: as :func:`render_label` would for every label.
+    """
+    fmt = "pdf" if options.get("format") == "pdf-sheet" else "svg"
+    _check_options(fmt, options["lang"], options["mode"], options.get("width"), 300)
+    _check_variant(options.get("variant", "standard"), options.get("colour", "colour"), options["mode"],
+                   options.get("width"))
+    if options.get("print", "rgb") not in PRINTS:
+        raise LabelError(f"print must be one of {', '.join(PRINTS)}")
+    if options.get("print", "rgb") != "rgb" and options.get("format") == "zip" \
+            and set(options.get("formats", ())) - {"pdf"}:
+        raise LabelError("print=cmyk applies to PDF only: export formats [\"pdf\"] or a pdf-sheet")
+
+
+def warnings_for(data: LabelData, *, lang: str = "zh-en", mode: str = "link", width_mm: float | None = None,
+                 variant: str = "standard", colour: str = "colour") -> list[dict]:
+    """What a person choosing these options should see before printing: each entry is
+    ``{"severity": "refused" | "warning", "message": …}`` (refused: this size cannot be made,
+    the message says the size that can). Never raises for a label that cannot be rendered."""
+    try:
+        r = render_svg(data, lang, mode, None if width_mm is None else float(width_mm), variant, colour)
+    except LabelError as err:
+        return [{"severity": "refused", "message": err.detail}]
+    return [{"severity": "warning", "message": w} for w in r.warnings]
 
 
 def clear_caches(*, glyphs: bool = True) -> None:
@@ -509,6 +770,7 @@ def clear_caches(*, glyphs: bool = True) -> None:
     font = get_font()
     if glyphs:
         font.clear()
+        _raster.clear()
     else:
         from ._text import _run
         _run.cache_clear()

@@ -204,7 +204,7 @@ def test_rasterised_text_reads_right(kind, lang, signed, tmp_path):
 
     s = signed(kind, "2" if kind == "carbon-neutral" else "B")
     r = render_svg(s.data, lang, "link", None)
-    image = open_png(svg_to_png(r.svg, 300)).convert("L")
+    image = open_png(svg_to_png(r.svg, 300, r.width_mm, r.height_mm)).convert("L")
     scale = image.size[0] / r.viewbox[0]
     subj = s.payload["credentialSubject"]
     check = {subj["certificateNumber"], s.payload["validUntil"][:10], *UI[lang][:3],
@@ -232,7 +232,7 @@ def test_png_has_physical_resolution(rendered):
     assert open_png(low.content).size == (round(60 / 25.4 * 150), round(90 / 25.4 * 150))
 
 
-@pytest.mark.parametrize("width_mm", [None, 45.0, 80])
+@pytest.mark.parametrize("width_mm", [None, 85.0, 110])
 @pytest.mark.parametrize("mode", MODES)
 def test_pdf_page_is_the_label_size(width_mm, mode, signed):
     from pypdf import PdfReader
@@ -318,15 +318,23 @@ def test_quiet_zone_is_at_least_four_modules(mode, rendered):
     assert quiet >= 4 - 0.25
 
 
-def test_small_label_warns_about_module_size(signed):
+def test_sizes_with_text_below_1_2_mm_are_refused_and_small_ones_warn(signed):
+    from registry.labels import LabelError, warnings_for
+
     data = signed("carbon-footprint", "A").data
-    label = render_label(data, fmt="svg", width_mm=25)
-    assert any(re.fullmatch(r"QR module 0\.\d\d mm is below 0\.33 mm; scanning may be unreliable", w)
+    with pytest.raises(LabelError) as err:
+        render_label(data, fmt="svg", width_mm=25)
+    assert err.value.type == "label-too-small" and err.value.status == 422
+    assert "1.2 mm" in err.value.detail and "at least 47 mm" in err.value.detail
+    assert "variant=compact" in err.value.detail and err.value.extra["minWidthMm"] == 47
+    label = render_label(data, fmt="svg", width_mm=47)
+    assert any(re.fullmatch(r"smallest text is 1\.2\d mm \(em\) high, below 1\.50 mm; it may be hard to read", w)
                for w in label.warnings), label.warnings
-    assert any("smallest text" in w for w in label.warnings)
     assert render_label(data, fmt="svg").warnings == []
-    narrow_offline = render_label(data, fmt="svg", mode="offline", width_mm=60)
-    assert any(w.startswith("QR module") for w in narrow_offline.warnings)
+    assert warnings_for(data, width_mm=25)[0]["severity"] == "refused"
+    assert warnings_for(data, width_mm=47) == [{"severity": "warning", "message": label.warnings[0]}]
+    with pytest.raises(LabelError, match="at least 84 mm"):
+        render_label(data, fmt="svg", mode="offline", width_mm=60)
 
 
 def test_offline_above_version_22_is_refused(signing_key):

@@ -72,20 +72,28 @@ def test_bad_label_requests(client, issued):
     assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"lang", "dpi"}
     assert client.get("/labels/nope.svg").status_code == 404
     tiny = client.get(f"/labels/{cert['id']}.svg?width=15&mode=offline")
-    assert tiny.status_code == 200 and "scan" in tiny.headers.get("X-Label-Warnings", "")
+    assert tiny.status_code == 422 and tiny.get_json()["type"].endswith("/label-too-small")
+    assert "at least" in tiny.get_json()["detail"]
+    assert client.get(f"/labels/{cert['id']}.svg?width=15&variant=compact").status_code == 200
+    small = client.get(f"/labels/{cert['id']}.svg?width=50")
+    assert small.status_code == 200 and "hard to read" in small.headers.get("X-Label-Warnings", "")
 
 
 def test_bulk_export_own_certificates_only(app, client, session, issued):
+    from registry import worker
+
     cert, headers, _ = issued
     second = client.post("/api/v1/certificates", json=certificate_request(), headers=headers).get_json()
     resp = client.post("/api/v1/labels/export", json={"certificates": [cert["id"], second["id"]], "formats": ["svg"]},
                        headers=headers)
-    assert resp.status_code == 200 and resp.mimetype == "application/zip"
-    names = zipfile.ZipFile(io.BytesIO(resp.data)).namelist()
+    assert resp.status_code == 202 and resp.headers["Location"].endswith(f"/api/v1/jobs/{resp.get_json()['id']}")
+    worker.load_tasks()
+    worker.run(app, once=True)
+    job = client.get(resp.headers["Location"], headers=headers).get_json()
+    download = client.get(job["download"], headers=headers)
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(download.data)).namelist()
     assert sorted(names) == sorted([f"{cert['number']}.svg", f"{second['number']}.svg"])
-    sheet = client.post("/api/v1/labels/export", json={"certificates": [cert["id"]], "format": "pdf-sheet"},
-                        headers=headers)
-    assert sheet.mimetype == "application/pdf"
     _, cid2, secret2 = make_body(session, app)
     other = bearer(token_for(client, cid2, secret2))
     assert client.post("/api/v1/labels/export", json={"certificates": [cert["id"]]}, headers=other).status_code == 403
