@@ -74,6 +74,35 @@ def issue_certificate():
     return _out(cert, CertificateIssuedOut), 201, {"Location": url_for("api.get_certificate", cert_id=cert.id)}
 
 
+@bp.post("/certificates/batch")
+@doc(auth="body", tags=["certification body"],
+     responses={200: "one result per item, in input order: status 201 with certificate, or 4xx with problem",
+                422: "invalid-batch (items missing, not a list, or more than 1,000)"})
+@require("body")
+def issue_certificate_batch():
+    """Issue up to 1,000 certificates; each item succeeds or fails on its own, one commit for all."""
+    principal = current_principal()
+    raw = json_body()
+    unknown = set(raw) - {"items"}
+    if unknown:
+        raise InvalidInput("Unknown fields", errors={k: ["Unknown field."] for k in sorted(unknown)})
+    session = get_session()
+    body = accreditation.get_body(session, principal.body_id)
+    results = issuing.issue_batch(session, current_app.extensions["registry.signer"], body, raw.get("items"),
+                                  public_url=_public_url(), actor=principal.actor, client_id=principal.client_id)
+    session.commit()
+    dumper, out = CertificateIssuedOut(), []
+    for result in results:
+        item = {"status": result.status}
+        if result.certificate is not None:
+            result.certificate.public_url = _public_url()
+            item["certificate"] = dumper.dump(result.certificate)
+        if result.problem is not None:
+            item["problem"] = {**result.problem, "instance": request.path}
+        out.append(item)
+    return {"results": out}
+
+
 @bp.get("/certificates/<cert_id>")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
 @doc(response=CertificatePublicOut, tags=["public"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, inspect, select
 from sqlalchemy.orm import Session
 
 from verifier import statuslist
@@ -29,14 +29,23 @@ def _open_list(session: Session, purpose: str) -> StatusList:
     return row
 
 
-def allocate(session: Session, purpose: str) -> tuple[str, int]:
-    """A fresh (listId, index) for ``purpose``, chosen at random so neighbours reveal nothing."""
-    row = _open_list(session, purpose)
+def allocate(session: Session, purpose: str, *, cache: dict | None = None) -> tuple[str, int]:
+    """A fresh (listId, index) for ``purpose``, chosen at random so neighbours reveal nothing.
+
+    ``cache`` (one per batch, inside one transaction) keeps the open list between calls; a list
+    created in a savepoint that was rolled back is no longer persistent and is looked up again.
+    """
+    row = cache.get(purpose) if cache is not None else None
+    if row is None or not inspect(row).persistent or row.used >= row.size * FILL_LIMIT:
+        row = _open_list(session, purpose)
+        if cache is not None:
+            cache[purpose] = row
     index_col = Certificate.revocation_index if purpose == "revocation" else Certificate.suspension_index
     list_col = Certificate.revocation_list_id if purpose == "revocation" else Certificate.suspension_list_id
     while True:
         index = secrets.randbelow(row.size)
-        taken = session.scalar(select(exists().where(list_col == row.id, index_col == index)))
+        # On the connection: an autoflush here would write the list row once per allocation.
+        taken = session.connection().scalar(select(exists().where(list_col == row.id, index_col == index)))
         if not taken:
             row.used += 1
             return row.id, index
