@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import copy
+import json
 import uuid
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
                         Text, TypeDecorator, UniqueConstraint)
@@ -15,6 +19,16 @@ from .db import Base
 def utcnow() -> datetime:
     # Full precision: the order of events within one second matters (see accreditation._ceil_time).
     return datetime.now(timezone.utc)
+
+
+@lru_cache(maxsize=4096)
+def credential_payload(credential: str) -> dict:
+    """The payload of a compact JWS we signed and stored, without checking the signature again.
+
+    Only for credentials read from our own table; anything from outside goes through the verifier.
+    """
+    payload = credential.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def new_id() -> str:
@@ -177,25 +191,33 @@ class Certificate(Base):
     __table_args__ = (
         UniqueConstraint("revocation_list_id", "revocation_index"),
         UniqueConstraint("suspension_list_id", "suspension_index"),
-        Index("ix_certificates_body_created", "body_id", "created_at"),
+        # Every paged search orders by (created_at, id): one index per filter ends with those
+        # columns so a page is read in index order, never sorted (docs/benchmarks.md, growth).
+        Index("ix_certificates_created", "created_at", "id"),
+        Index("ix_certificates_body_created", "body_id", "created_at", "id"),
+        Index("ix_certificates_gtin_created", "gtin", "created_at", "id"),
+        Index("ix_certificates_manufacturer_created", "manufacturer_id", "created_at", "id"),
+        Index("ix_certificates_category_created", "category_code", "created_at", "id"),
+        Index("ix_certificates_type_created", "type", "created_at", "id"),
+        Index("ix_certificates_status_created", "status", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(40), unique=True)
-    body_id: Mapped[str] = mapped_column(ForeignKey("bodies.id"), index=True)
-    type: Mapped[str] = mapped_column(String(20), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="active", index=True)  # active|suspended|revoked
+    body_id: Mapped[str] = mapped_column(ForeignKey("bodies.id"))
+    type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active|suspended|revoked
     status_reason: Mapped[str | None] = mapped_column(Text)
-    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
-    gtin: Mapped[str | None] = mapped_column(String(14), index=True)
-    manufacturer_id: Mapped[str] = mapped_column(String(200), index=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"))
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    manufacturer_id: Mapped[str] = mapped_column(String(200))
     manufacturer_name: Mapped[str] = mapped_column(String(300))
     product_name: Mapped[str] = mapped_column(String(300))
     grade: Mapped[str | None] = mapped_column(String(4))
     pcf: Mapped[str] = mapped_column(String(40))
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
-    subject: Mapped[dict] = mapped_column(JSON)
+    # The credential subject is not stored again: it is read from the signed payload (``subject``).
     credential: Mapped[str] = mapped_column(Text)  # compact JWS as signed
     kid: Mapped[str] = mapped_column(String(300))
     revocation_list_id: Mapped[str] = mapped_column(ForeignKey("status_lists.id"))
@@ -208,6 +230,11 @@ class Certificate(Base):
 
     body: Mapped[Body] = relationship()
     offsets: Mapped[list[Offset]] = relationship(back_populates="certificate", order_by="Offset.id")
+
+    @property
+    def subject(self) -> dict:
+        """``credentialSubject`` of the stored credential (a fresh copy; decoded once per credential)."""
+        return copy.deepcopy(credential_payload(self.credential)["credentialSubject"])
 
 
 class CertificateBasis(Base):
@@ -256,3 +283,17 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- scale: versions of what verification caches depend on
+
+
+class RegistryVersion(Base):
+    """Counters bumped in the transaction of every change they stand for (``registry.versions``):
+    ``trust`` by bodies, keys, accreditations and interruptions; ``status`` by a new status list or a
+    flipped bit. Verification caches key on them and reads them by primary key only."""
+
+    __tablename__ = "registry_versions"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)

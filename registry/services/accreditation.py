@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from verifier import trust
 from verifier.credential import key_from_jwk
@@ -254,7 +254,10 @@ def registry_did_document(session: Session, public_url: str) -> dict:
 
 def trust_list_payload(session: Session, public_url: str, ttl: int) -> dict:
     now = utcnow()
-    bodies = session.scalars(select(Body).order_by(Body.created_at, Body.id)).all()
+    # Three queries for any number of bodies, not three lazy loads per body.
+    bodies = session.scalars(select(Body).order_by(Body.created_at, Body.id)
+                             .options(selectinload(Body.accreditations), selectinload(Body.interruptions),
+                                      selectinload(Body.keys))).all()
     out = []
     for b in bodies:
         did = body_did(public_url, b.id)
