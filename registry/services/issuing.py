@@ -89,7 +89,7 @@ class BatchContext:
         self.scheme: dict | None = None
         self.key = None
         self.categories: dict[str, tuple[Category, dict]] = {}
-        self.lists: dict = {}
+        self.lists = statuslists.BatchLists()
 
 
 def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_url: str, actor: str,
@@ -123,8 +123,8 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
     cert.id = new_id()
     cert.number = next_number(session, body, now.year)
     lists = batch.lists if batch is not None else None
-    r_list, r_index = statuslists.allocate(session, "revocation", cache=lists)
-    s_list, s_index = statuslists.allocate(session, "suspension", cache=lists)
+    r_list, r_index = statuslists.allocate(session, "revocation", batch=lists)
+    s_list, s_index = statuslists.allocate(session, "suspension", batch=lists)
     subject = {"certificateNumber": cert.number, **members}
     if preceding is not None:
         subject["precedingIds"] = [f"urn:uuid:{preceding.id}"]
@@ -258,8 +258,11 @@ def issue_batch(session: Session, signer: Signer, body: Body, items: list, *, pu
                            type="invalid-batch", errors={"items": [f"Send 1 to {BATCH_LIMIT} items."]})
     schema = CertificateIn()  # one instance: building a schema costs more than loading with it
     batch = BatchContext()
-    return [_issue_item(session, signer, body, raw, schema, batch, public_url=public_url, actor=actor,
-                        client_id=client_id, now=now) for raw in items]
+    results = [_issue_item(session, signer, body, raw, schema, batch, public_url=public_url, actor=actor,
+                           client_id=client_id, now=now) for raw in items]
+    batch.lists.settle(session)
+    session.flush()
+    return results
 
 
 def _issue_item(session: Session, signer: Signer, body: Body, raw, schema, batch: BatchContext, *, public_url: str, actor: str,

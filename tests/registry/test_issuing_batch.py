@@ -162,3 +162,25 @@ def test_service_is_callable_in_process(app, env, session):
     assert all(isinstance(r.certificate, Certificate) for r in results)
     assert session.scalar(select(AuditEntry.actor).where(AuditEntry.target_id == results[0].certificate.id)) == \
         "portal:test"
+
+
+def test_a_batch_that_fills_a_status_list_moves_on_to_a_new_one(client, env, session):
+    batch(client, env, [certificate_request()])
+    lists = {row.purpose: row for row in session.scalars(select(StatusList).order_by(StatusList.id))}
+    for row in lists.values():  # one entry left below the fill limit
+        row.used = int(row.size * 0.75) - 1
+    session.flush()
+    results = batch(client, env, [certificate_request(footprint=footprint(f"0.{n}")) for n in (71, 72, 73)])["results"]
+    assert [r["status"] for r in results] == [201, 201, 201]
+    rows = session.scalars(select(Certificate).where(Certificate.id.in_([r["certificate"]["id"] for r in results]))
+                           .order_by(Certificate.number)).all()
+    assert [c.revocation_list_id for c in rows] == [lists["revocation"].id] + ["r" + str(int(lists["revocation"].id[1:]) + 1)] * 2
+    session.expire_all()
+    for row in session.scalars(select(StatusList)):
+        held = session.scalar(select(func.count()).select_from(Certificate).where(
+            (Certificate.revocation_list_id if row.purpose == "revocation" else Certificate.suspension_list_id) == row.id))
+        if row.id in {lists["revocation"].id, lists["suspension"].id}:
+            continue  # their used was set by hand above; the batch recounts only what it touched
+        assert row.used == held
+    for r in results:
+        assert client.post("/api/v1/verify", json={"credential": r["certificate"]["credential"]}).get_json()["verified"]
