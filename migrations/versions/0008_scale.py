@@ -10,6 +10,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
+from registry.models import pack_jws, unpack_jws
+
 revision = "0008"
 down_revision = "0002"
 branch_labels = None
@@ -30,8 +32,7 @@ def upgrade() -> None:
     op.drop_index("ix_certificates_body_created", table_name="certificates")
     for name, lead in COMPOSITE.items():
         op.create_index(name, "certificates", [*lead, "created_at", "id"])
-    # The subject is the signed credential's credentialSubject: nothing is lost by dropping the copy.
-    op.drop_column("certificates", "subject")
+    _pack_credentials()
     versions = op.create_table(
         "registry_versions",
         sa.Column("name", sa.String(length=20), nullable=False),
@@ -44,20 +45,64 @@ def upgrade() -> None:
         op.execute("ANALYZE")
 
 
+def _rows(bind, source, targets, convert) -> None:
+    """Fill ``targets`` from ``source`` in chunks, keyed by id (a million rows fit no list)."""
+    table = sa.table("certificates", sa.column("id", sa.String), source, *targets)
+    last = ""
+    while True:
+        rows = bind.execute(sa.select(table.c.id, source).where(table.c.id > last)
+                            .order_by(table.c.id).limit(2000)).all()
+        if not rows:
+            return
+        bind.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id")),
+                     [{"b_id": cert_id, **convert(value)} for cert_id, value in rows])
+        last = rows[-1][0]
+
+
+def _swap_columns(drop: list[str], rename: tuple[str, str]) -> None:
+    # Native ALTERs only: rebuilding the table on SQLite would drop a table other tables
+    # reference, which foreign keys refuse inside the migration's transaction.
+    for column in drop:
+        op.drop_column("certificates", column)
+    old, new = rename
+    op.execute(f"ALTER TABLE certificates RENAME COLUMN {old} TO {new}")
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("certificates", new, server_default=None)
+    # SQLite keeps the placeholder default the NOT NULL column was added with; every insert sets it.
+
+
+def _pack_credentials() -> None:
+    """The credential packed (registry.models.pack_jws); its subject and kid are read from it,
+    so their copies go. Nothing is lost: both are inside the signed credential."""
+    op.add_column("certificates", sa.Column("credential_packed", sa.LargeBinary(), nullable=False, server_default=""))
+    _rows(op.get_bind(), sa.column("credential", sa.Text), [sa.column("credential_packed", sa.LargeBinary)],
+          lambda text: {"credential_packed": pack_jws(text)})
+    _swap_columns(["credential", "subject", "kid"], ("credential_packed", "credential"))
+
+
+def _unpack_credentials() -> None:
+    op.add_column("certificates", sa.Column("credential_text", sa.Text(), nullable=False, server_default=""))
+    op.add_column("certificates", sa.Column("subject", sa.JSON(), nullable=True))
+    op.add_column("certificates", sa.Column("kid", sa.String(length=300), nullable=True))
+
+    def convert(packed):
+        text = unpack_jws(packed)
+        header, payload = (json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+                           for p in text.split(".")[:2])
+        return {"credential_text": text, "subject": payload["credentialSubject"], "kid": header["kid"]}
+
+    _rows(op.get_bind(), sa.column("credential", sa.LargeBinary),
+          [sa.column("credential_text", sa.Text), sa.column("subject", sa.JSON), sa.column("kid", sa.String)], convert)
+    _swap_columns(["credential"], ("credential_text", "credential"))
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("certificates", "subject", nullable=False)
+        op.alter_column("certificates", "kid", nullable=False)
+    # SQLite keeps the restored subject and kid nullable rather than rebuild the table again.
+
+
 def downgrade() -> None:
     op.drop_table("registry_versions")
-    op.add_column("certificates", sa.Column("subject", sa.JSON(), nullable=True))
-    bind = op.get_bind()
-    certificates = sa.table("certificates", sa.column("id", sa.String), sa.column("credential", sa.Text),
-                            sa.column("subject", sa.JSON))
-    rows = bind.execute(sa.select(certificates.c.id, certificates.c.credential)).all()
-    for cert_id, credential in rows:
-        part = credential.split(".")[1]
-        subject = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))["credentialSubject"]
-        bind.execute(certificates.update().where(certificates.c.id == cert_id).values(subject=subject))
-    if bind.dialect.name == "postgresql":
-        op.alter_column("certificates", "subject", nullable=False)
-    # SQLite keeps the restored column nullable: making it NOT NULL would rebuild the table.
+    _unpack_credentials()
     for name in COMPOSITE:
         op.drop_index(name, table_name="certificates")
     op.create_index("ix_certificates_body_created", "certificates", ["body_id", "created_at"])

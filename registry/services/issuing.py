@@ -143,7 +143,6 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
     cert.grade = signed_subject["grade"]["value"]
     cert.pcf = signed_subject["footprint"]["pcfExcludingBiogenicUptake"]
     cert.valid_from, cert.valid_until = now, data["validUntil"]
-    cert.kid = key.kid
     cert.revocation_list_id, cert.revocation_index = r_list, r_index
     cert.suspension_list_id, cert.suspension_index = s_list, s_index
     cert.supersedes_id = preceding.id if preceding else None
