@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -155,9 +154,9 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
                            quantity=o["quantity"], vintage=o["vintage"], kind=o["kind"],
                            retired_at=vc.parse_time(o["retiredAt"]), project=o["project"]))
     try:
-        # A batch item already runs in its own savepoint.
-        with session.begin_nested() if batch is None else nullcontext():
-            session.flush()
+        if batch is None:  # a batch item runs in a savepoint of its own, flushed once when it ends
+            with session.begin_nested():
+                session.flush()
     except IntegrityError as err:
         if "offsets" in str(err.orig).lower():
             raise Conflict("An offset in this request already backs another certificate",
@@ -289,7 +288,6 @@ def _issue_item(session: Session, signer: Signer, body: Body, raw, schema, batch
             cert = issue(session, signer, body, data, public_url=public_url, actor=actor, now=now, batch=batch)
             if key:
                 remember_idempotency(session, client_id, key, digest, cert)
-                session.flush()
     except RegistryError as err:
         return Result(err.status, problem=_problem(err))
     except IntegrityError as err:
