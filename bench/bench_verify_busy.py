@@ -159,8 +159,8 @@ def main(argv=None) -> int:
         public_url = f"http://127.0.0.1:{port_app}"
         t0 = time.perf_counter()
         url, ids, credentials = seed(tmp, public_url, args.bodies)
-        ids = random.Random(1).sample(ids, min(args.sample, len(ids)))
         print(f"seeded {args.bodies} bodies and {len(ids)} certificates in {time.perf_counter() - t0:.0f} s")
+        ids = random.Random(1).sample(ids, min(args.sample, len(ids)))
         (tmp / "bare.py").write_text(BARE_APP)
         env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}", "REGISTRY_DATABASE_URL": url,
                "REGISTRY_PUBLIC_URL": public_url, "REGISTRY_MASTER_KEY": MASTER_KEY,
