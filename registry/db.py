@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +20,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: Seconds between PRAGMA optimize runs per SQLite engine (also run when a connection closes).
+OPTIMIZE_EVERY = 600
 
 
 class Base(DeclarativeBase):
@@ -118,6 +124,26 @@ def _sqlite_hooks(engine: Engine, url: str) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent() else "BEGIN")
+
+    # Planner statistics follow the tables as they grow: a never-analysed SQLite picks
+    # low-selectivity indexes (docs/benchmarks.md). PRAGMA optimize analyses only what changed.
+    last = {"at": time.monotonic()}
+
+    def _optimize(dbapi_conn) -> None:
+        try:
+            dbapi_conn.execute("PRAGMA optimize")
+        except sqlite3.Error:  # busy or read-only: statistics can wait for the next round
+            pass
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn, _record):
+        if dbapi_conn is not None and time.monotonic() - last["at"] > OPTIMIZE_EVERY:
+            last["at"] = time.monotonic()
+            _optimize(dbapi_conn)
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_conn, _record):
+        _optimize(dbapi_conn)
 
 
 def init_app(app) -> None:

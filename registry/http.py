@@ -224,6 +224,10 @@ def _flatten(messages: dict, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+#: For services that report field errors without raising (batch items).
+flatten_messages = _flatten
+
+
 def json_body() -> dict:
     """The request's JSON object, or a 400/415 problem."""
     from .errors import RegistryError as _E

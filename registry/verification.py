@@ -6,11 +6,11 @@ lists directly from the database (no JWS round trip, no HTTP). Every check is st
 
 Caches (per process, i.e. per app):
 
-* the :class:`~verifier.TrustList`, keyed by a fingerprint read in one cheap query
-  (the newest audit entry, the number of bodies, keys, accreditations and open and closed
-  interruptions): suspending, reinstating or withdrawing a body, rotating a key or recording an
-  accreditation all change it, so a stale trust list is never served;
-* decoded status bits per ``(list id, version)``; the version is bumped by every bit flip.
+* the :class:`~verifier.TrustList`, keyed by the ``trust`` version (:mod:`registry.versions`),
+  which every change to a body, key, accreditation or interruption moves in its own transaction,
+  so a stale trust list is never served;
+* the list of status lists keyed by the ``status`` version, and decoded status bits per
+  ``(list id, version)``; the version is bumped by every bit flip.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from collections import OrderedDict, namedtuple
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from verifier import (
@@ -37,8 +37,9 @@ from verifier import (
     verify_credential,
 )
 
+from . import versions
 from .db import read_connection
-from .models import Accreditation, AuditEntry, Body, Certificate, Interruption, SigningKey, StatusList
+from .models import Certificate, StatusList
 from .services import accreditation
 from .signing import did_for
 
@@ -89,23 +90,10 @@ def cache_for(app) -> VerifyCache:
     return cache
 
 
-# Built once: constructing these statements costs more than running them.
-_TRUST_PARTS = (
-    select(func.max(AuditEntry.id)).scalar_subquery(),
-    select(func.count(Body.id)).scalar_subquery(),
-    select(func.max(SigningKey.id)).scalar_subquery(),
-    select(func.count(SigningKey.active_until)).scalar_subquery(),
-    select(func.max(Accreditation.id)).scalar_subquery(),
-    select(func.count(Interruption.id)).scalar_subquery(),
-    select(func.count(Interruption.ended_at)).scalar_subquery(),
-)
-# Versions only grow and lists are only added, so (count, sum of versions) changes with every flip.
-_STATUS_PARTS = (
-    select(func.count(StatusList.id)).scalar_subquery(),
-    select(func.sum(StatusList.version)).scalar_subquery(),
-)
-FINGERPRINT_COLUMNS = (*_TRUST_PARTS, *_STATUS_PARTS)
-_N_TRUST = len(_TRUST_PARTS)
+# Two counters read by primary key (registry.versions): issuing certificates or writing the
+# audit log moves neither, so verification caches survive a steady stream of issuance.
+FINGERPRINT_COLUMNS = (versions.TRUST_VERSION, versions.STATUS_VERSION)
+_N_TRUST = 1
 _FINGERPRINT = select(*FINGERPRINT_COLUMNS)
 _VERSIONS = select(StatusList.id, StatusList.purpose, StatusList.version)
 #: The certificate columns verification needs, with the fingerprint, in one round trip.
@@ -134,9 +122,10 @@ class _HotRead:
         compiled = CERT_FOR_VERIFY.compile(dialect=engine.dialect)
         self.sql = compiled.string
         self.positional = compiled.positiontup
+        self.defaults = dict(compiled.params)  # the version names
 
     def __call__(self, cert_id: str):
-        params = {"cid": cert_id}
+        params = {**self.defaults, "cid": cert_id}
         args = [params[k] for k in self.positional] if self.positional else params
         conn = self.engine.raw_connection()
         try:

@@ -6,12 +6,13 @@ import hashlib
 import json
 import re
 import threading
+import time
 
 from sqlalchemy.exc import IntegrityError
 from flask import Response, current_app, request
 from sqlalchemy import text
 
-from .. import auth, keycheck
+from .. import auth, keycheck, versions
 from ..db import get_session
 from ..errors import RegistryError
 from ..http import limiter
@@ -181,10 +182,12 @@ def body_did(body_id: str):
 
 
 class _TrustListCache:
-    """Signs again only when the content changes, so every worker serves the same JWS for a while."""
+    """The signed trust list, kept until trust changes (the ``trust`` version moves) or half its
+    lifetime has passed, so a public, anonymous request costs one primary-key read."""
 
     def __init__(self):
         self.lock = threading.Lock()
+        self.version = None
         self.digest = None
         self.token = None
         self.expires = 0
@@ -198,16 +201,19 @@ def trust_list():
     key = _ensure_registry_key()
     session = get_session()
     ttl = int(_cfg("TRUST_LIST_TTL"))
-    payload = svc.trust_list_payload(session, _cfg("PUBLIC_URL"), ttl)
-    content = {k: v for k, v in payload.items() if k not in ("iat", "exp")}
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode() + key.kid.encode()).hexdigest()
+    version = (versions.current(session, versions.TRUST), key.kid)
     cache = current_app.extensions.setdefault("registry.trust_cache", _TrustListCache())
     with cache.lock:
-        # Re-sign when the content changed or half the lifetime has passed.
-        if cache.digest != digest or payload["iat"] > cache.expires - ttl // 2:
-            cache.token = current_app.extensions["registry.signer"].sign(payload, key, typ="trust-list+jwt")
-            cache.digest, cache.expires = digest, payload["exp"]
-        token = cache.token
+        if cache.version != version or time.time() > cache.expires - ttl // 2:
+            payload = svc.trust_list_payload(session, _cfg("PUBLIC_URL"), ttl)
+            content = {k: v for k, v in payload.items() if k not in ("iat", "exp")}
+            digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode() + key.kid.encode()).hexdigest()
+            # Re-sign when the content changed or half the lifetime has passed.
+            if cache.digest != digest or payload["iat"] > cache.expires - ttl // 2:
+                cache.token = current_app.extensions["registry.signer"].sign(payload, key, typ="trust-list+jwt")
+                cache.digest, cache.expires = digest, payload["exp"]
+            cache.version = version
+        token, digest = cache.token, cache.digest
     resp = Response(token, mimetype="application/jwt")
     resp.set_etag(digest[:32])
     resp.headers["Cache-Control"] = "public, max-age=300"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, inspect, select
 from sqlalchemy.orm import Session
 
 import verifier as statuslist
@@ -16,11 +16,11 @@ PREFIX = {"revocation": "r", "suspension": "s"}
 FILL_LIMIT = 0.75
 
 
-def _open_list(session: Session, purpose: str) -> StatusList:
+def _open_list(session: Session, purpose: str, pending: dict[str, int] | None = None) -> StatusList:
     # FOR UPDATE serialises allocation on PostgreSQL; SQLite serialises writers anyway.
     row = session.scalars(select(StatusList).where(StatusList.purpose == purpose)
                           .order_by(StatusList.id.desc()).with_for_update()).first()
-    if row is None or row.used >= row.size * FILL_LIMIT:
+    if row is None or row.used + (pending or {}).get(row.id, 0) >= row.size * FILL_LIMIT:
         n = 1 if row is None else int(row.id[1:]) + 1
         row = StatusList(id=f"{PREFIX[purpose]}{n}", purpose=purpose, size=statuslist.LIST_SIZE,
                          bits=bytes(statuslist.LIST_SIZE // 8), used=0, version=1, updated_at=utcnow())
@@ -29,11 +29,59 @@ def _open_list(session: Session, purpose: str) -> StatusList:
     return row
 
 
-def allocate(session: Session, purpose: str) -> tuple[str, int]:
+class BatchLists:
+    """Open lists for one batch inside one transaction: which indexes are taken is read once per
+    list instead of probed per allocation, and ``used`` is written once, by :meth:`settle`.
+
+    Safe because the list row stays locked (FOR UPDATE, or SQLite's single writer) until commit.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[str, StatusList] = {}
+        self.taken: dict[str, set[int]] = {}
+        self.pending: dict[str, int] = {}
+        self.touched: dict[str, StatusList] = {}
+
+    def open(self, session: Session, purpose: str) -> StatusList:
+        row = self.rows.get(purpose)
+        if row is None or not inspect(row).persistent or row.used + self.pending[row.id] >= row.size * FILL_LIMIT:
+            row = self.rows[purpose] = _open_list(session, purpose, self.pending)
+            index_col, list_col = _columns(purpose)
+            if row.id in self.taken:  # the same list again, after a savepoint rolled back
+                return row
+            self.taken[row.id] = set(session.connection().scalars(select(index_col).where(list_col == row.id)))
+            self.pending.setdefault(row.id, 0)
+            self.touched[row.id] = row
+        return row
+
+    def settle(self, session: Session) -> None:
+        """Write each touched list's ``used`` as the number of certificates it really holds."""
+        for list_id, row in self.touched.items():
+            if not inspect(row).persistent:
+                continue
+            _, list_col = _columns(row.purpose)
+            row.used = session.connection().scalar(select(func.count()).where(list_col == list_id))
+
+
+def _columns(purpose: str):
+    if purpose == "revocation":
+        return Certificate.revocation_index, Certificate.revocation_list_id
+    return Certificate.suspension_index, Certificate.suspension_list_id
+
+
+def allocate(session: Session, purpose: str, *, batch: BatchLists | None = None) -> tuple[str, int]:
     """A fresh (listId, index) for ``purpose``, chosen at random so neighbours reveal nothing."""
+    if batch is not None:
+        row = batch.open(session, purpose)
+        taken = batch.taken[row.id]
+        while True:
+            index = secrets.randbelow(row.size)
+            if index not in taken:
+                taken.add(index)
+                batch.pending[row.id] += 1
+                return row.id, index
     row = _open_list(session, purpose)
-    index_col = Certificate.revocation_index if purpose == "revocation" else Certificate.suspension_index
-    list_col = Certificate.revocation_list_id if purpose == "revocation" else Certificate.suspension_list_id
+    index_col, list_col = _columns(purpose)
     while True:
         index = secrets.randbelow(row.size)
         taken = session.scalar(select(exists().where(list_col == row.id, index_col == index)))

@@ -1,0 +1,195 @@
+"""GET /v/<id> (JSON) while certificates are being issued (one per 10 verifications), with 1,000
+bodies in the trust list, against a bare Flask JSON endpoint; both under ``gunicorn -w 2 -k sync``.
+
+    python bench/bench_verify_busy.py [--seconds 10] [--connections 16] [--bodies 1000] [--every 10]
+
+Seeds a temporary SQLite database with ``--bodies`` accredited bodies and 2,000 certificates
+(bulk path), then drives ``/v/<id>`` over ``--sample`` of those certificates from keep-alive clients while one
+more client issues a certificate over HTTP after every ``--every`` completed verifications. The
+bare endpoint runs before and after, so drift in the machine's load shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_verify import BARE_APP, MASTER_KEY, free_port, load, start_gunicorn  # noqa: E402
+
+
+def seed(tmp: Path, public_url: str, bodies: int) -> tuple[str, list[str], tuple[str, str]]:
+    from alembic import command
+
+    from registry import create_app
+    from registry.cli import alembic_config
+    from registry.db import new_session
+    from registry.services import accreditation, issuing
+    from tests.factories import body_data, certificate_request, footprint
+
+    url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    command.upgrade(alembic_config(url), "head")
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "MASTER_KEY": MASTER_KEY, "PUBLIC_URL": public_url,
+                      "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        session = new_session()
+        accreditation.put_category(session, "cement", {
+            "name": "Cement", "nameZh": "水泥", "declaredUnitOfMeasurement": "kilogram",
+            "benchmark": {"value": "0.90", "standard": "bench", "source": "bench"}}, actor="bench")
+        signer = app.extensions["registry.signer"]
+        made = []
+        for i in range(bodies):
+            body, client, secret = accreditation.create_body(session, signer, body_data(), public_url=public_url,
+                                                             actor="bench")
+            made.append((body, client.client_id, secret))
+            if i % 100 == 99:
+                session.commit()
+        session.commit()
+        body, client_id, secret = made[0]
+        ids = []
+        for start in range(0, 2000, 1000):
+            results = issuing.issue_batch(session, signer, body, [certificate_request(
+                footprint=footprint(f"{0.5 + (start + i) % 400 / 1000:.3f}")) for i in range(1000)],
+                public_url=public_url, actor="bench", client_id=client_id)
+            ids += [r.certificate.id for r in results]
+            session.commit()
+        session.close()
+    client = app.test_client()
+    samples = []
+    for _ in range(5):  # the signed trust list as /trust-list builds it when trust has changed
+        app.extensions.pop("registry.trust_cache", None)
+        t0 = time.perf_counter()
+        assert client.get("/trust-list").status_code == 200
+        samples.append(time.perf_counter() - t0)
+    print(f"GET /trust-list rebuilt with {bodies} bodies: median {sorted(samples)[2] * 1000:.0f} ms "
+          f"(cached: {_cached_ms(client):.2f} ms)")
+    return url, ids, (client_id, secret)
+
+
+def _cached_ms(client) -> float:
+    t0 = time.perf_counter()
+    for _ in range(20):
+        client.get("/trust-list")
+    return (time.perf_counter() - t0) / 20 * 1000
+
+
+def verify_while_issuing(port: int, ids: list[str], credentials: tuple[str, str], seconds: float,
+                         connections: int, every: int) -> dict:
+    latencies: list[float] = []
+    done = [0]
+    issued = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def reader(seed_: int):
+        rng = random.Random(seed_)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        while time.monotonic() < stop_at:
+            t0 = time.perf_counter()
+            conn.request("GET", f"/v/{rng.choice(ids)}", headers={"Accept": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                raise SystemExit(f"verification failed: {resp.status}")
+            mine.append(time.perf_counter() - t0)
+            with lock:
+                done[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    def issuer():
+        from tests.factories import certificate_request, footprint
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        basic = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+        conn.request("POST", "/auth/token", "grant_type=client_credentials",
+                     {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
+        headers = {"Authorization": f"Bearer {json.loads(conn.getresponse().read())['access_token']}",
+                   "Content-Type": "application/json"}
+        while time.monotonic() < stop_at:
+            if done[0] < (issued[0] + 1) * every:
+                time.sleep(0.001)
+                continue
+            body = json.dumps(certificate_request(footprint=footprint(f"0.{600 + issued[0] % 300}")))
+            conn.request("POST", "/api/v1/certificates", body, headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 201:
+                raise SystemExit(f"issuance failed: {resp.status} {data[:200]!r}")
+            issued[0] += 1
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(connections)]
+    threads.append(threading.Thread(target=issuer))
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    return {"rps": len(latencies) / elapsed, "requests": len(latencies), "issued": issued[0],
+            "p50": latencies[len(latencies) // 2] * 1000, "p99": latencies[int(len(latencies) * 0.99)] * 1000,
+            "mean": sum(latencies) / len(latencies) * 1000}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--bodies", type=int, default=1000)
+    ap.add_argument("--every", type=int, default=10)
+    ap.add_argument("--sample", type=int, default=50, help="how many certificates the scans are spread over")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        port_bare, port_app = free_port(), free_port()
+        public_url = f"http://127.0.0.1:{port_app}"
+        t0 = time.perf_counter()
+        url, ids, credentials = seed(tmp, public_url, args.bodies)
+        print(f"seeded {args.bodies} bodies and {len(ids)} certificates in {time.perf_counter() - t0:.0f} s")
+        ids = random.Random(1).sample(ids, min(args.sample, len(ids)))
+        (tmp / "bare.py").write_text(BARE_APP)
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}", "REGISTRY_DATABASE_URL": url,
+               "REGISTRY_PUBLIC_URL": public_url, "REGISTRY_MASTER_KEY": MASTER_KEY,
+               "REGISTRY_RATELIMIT_ENABLED": "false", "REGISTRY_LOG_LEVEL": "WARNING"}
+        procs = [start_gunicorn("bare:app", port_bare, env, tmp),
+                 start_gunicorn("registry:create_app()", port_app, env, ROOT)]
+        try:
+            headers = {"Accept": "application/json"}
+            load(port_bare, "/ping", headers, 1.0, 4)
+            # Warm: every worker builds its trust list once and memoises answers for the sample.
+            verify_while_issuing(port_app, ids, credentials, 3.0, 4, 10**9)
+            bare1 = load(port_bare, "/ping", headers, args.seconds, args.connections)
+            quiet = verify_while_issuing(port_app, ids, credentials, args.seconds, args.connections, 10**9)
+            busy = verify_while_issuing(port_app, ids, credentials, args.seconds, args.connections, args.every)
+            bare2 = load(port_bare, "/ping", headers, args.seconds, args.connections)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(10)
+        bare = (bare1["rps"] + bare2["rps"]) / 2
+        print(f"bare Flask JSON /ping          {bare:8.0f} req/s  (before {bare1['rps']:.0f}, after {bare2['rps']:.0f})")
+        for name, r in (("GET /v/<id>, no issuance", quiet), (f"GET /v/<id>, 1 issue per {args.every}", busy)):
+            print(f"{name:30} {r['rps']:8.0f} req/s  mean {r['mean']:6.2f} ms  p50 {r['p50']:6.2f} ms  "
+                  f"p99 {r['p99']:6.2f} ms  ({r['requests']} verifications, {r['issued']} issued)")
+        print(f"ratio /v/<id> ÷ bare, no issuance:      {quiet['rps'] / bare:.2f}")
+        print(f"ratio /v/<id> ÷ bare, while issuing:    {busy['rps'] / bare:.2f} (target ≥ 0.75)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
