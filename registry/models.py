@@ -354,6 +354,10 @@ class CertificateBasis(Base):
     certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), primary_key=True)
     based_on_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"), primary_key=True, index=True)
 
+    # Declared so that a flush always inserts the certificate before its basis rows (see IdempotencyKey).
+    certificate: Mapped[Certificate] = relationship(foreign_keys=[certificate_id])
+    based_on: Mapped[Certificate] = relationship(foreign_keys=[based_on_id])
+
 
 class Offset(Base):
     """A retired offset; the unique key is what makes one serial back one certificate only."""
@@ -392,6 +396,10 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     certificate_id: Mapped[str] = mapped_column(ForeignKey("certificates.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Declared so that a flush always inserts the certificate first: without a relationship the unit
+    # of work has no order between the two tables, and a batch item flushes them together.
+    certificate: Mapped[Certificate] = relationship()
 
 
 # --- Procurement: subscriptions, the outbox and its deliveries ---

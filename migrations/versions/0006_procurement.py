@@ -17,13 +17,14 @@ def upgrade() -> None:
     with op.batch_alter_table("oauth_clients") as batch:
         batch.add_column(sa.Column("callback_client_id", sa.String(length=200), nullable=True))
         batch.add_column(sa.Column("callback_secret_encrypted", sa.LargeBinary(), nullable=True))
-    with op.batch_alter_table("certificates") as batch:
-        batch.add_column(sa.Column("number_key", sa.String(length=40), nullable=True))
+    # Added NOT NULL with a default and then filled, never by rebuilding the table: on SQLite a
+    # rebuild drops `certificates`, which its foreign keys refuse once certificates exist.
+    op.add_column("certificates", sa.Column("number_key", sa.String(length=40), nullable=False, server_default=""))
     op.execute("UPDATE certificates SET number_key = UPPER(REPLACE(REPLACE(number, '-', ''), ' ', ''))")
-    with op.batch_alter_table("certificates") as batch:
-        batch.alter_column("number_key", existing_type=sa.String(length=40), nullable=False)
-        batch.create_index(batch.f("ix_certificates_number_key"), ["number_key"], unique=False)
-        batch.create_index(batch.f("ix_certificates_valid_until"), ["valid_until"], unique=False)
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("certificates", "number_key", server_default=None)
+    op.create_index(op.f("ix_certificates_number_key"), "certificates", ["number_key"], unique=False)
+    op.create_index(op.f("ix_certificates_valid_until"), "certificates", ["valid_until"], unique=False)
     op.create_table(
         "subscriptions",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -80,10 +81,9 @@ def downgrade() -> None:
     op.drop_table("deliveries")
     op.drop_table("outbox_events")
     op.drop_table("subscriptions")
-    with op.batch_alter_table("certificates") as batch:
-        batch.drop_index(batch.f("ix_certificates_valid_until"))
-        batch.drop_index(batch.f("ix_certificates_number_key"))
-        batch.drop_column("number_key")
+    op.drop_index(op.f("ix_certificates_valid_until"), table_name="certificates")
+    op.drop_index(op.f("ix_certificates_number_key"), table_name="certificates")
+    op.drop_column("certificates", "number_key")  # SQLite ≥ 3.35 drops a column without a rebuild
     with op.batch_alter_table("oauth_clients") as batch:
         batch.drop_column("callback_secret_encrypted")
         batch.drop_column("callback_client_id")

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 import verifier as vc
 from verifier import grading
@@ -120,6 +121,8 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
     _check_offsets_free(session, offsets)
 
     cert = Certificate(body_id=body.id, type=kind, status="active", category_code=code, created_at=now)
+    # Known without a flush (a batch item flushes only when it ends), and not a change to write.
+    set_committed_value(cert, "body", body)
     cert.id = new_id()
     cert.number = next_number(session, body, now.year)
     lists = batch.lists if batch is not None else None
@@ -149,7 +152,7 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
     cert.credential = signer.sign(payload, key, typ="vc+jwt", cty="vc")
     session.add(cert)
     for record in records:
-        session.add(CertificateBasis(certificate_id=cert.id, based_on_id=record.certificate_id))
+        session.add(CertificateBasis(certificate=cert, based_on_id=record.certificate_id))
     for o in offsets:
         session.add(Offset(identity=_identity(o), certificate_id=cert.id, registry_name=o["registry"], serial_number=o["serialNumber"],
                            quantity=o["quantity"], vintage=o["vintage"], kind=o["kind"],

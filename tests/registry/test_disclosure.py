@@ -61,6 +61,7 @@ def test_no_untranslated_english_on_the_chinese_page(client, env):
         page = text(client.get(f"/v/{cert['id']}?lang=zh"))
         for value in data:
             page = page.replace(value, "")
+        page = re.sub(r"\b[0-9a-f]{6,}\b|CCER-[0-9a-f]+-\d+", "", page)  # random test identifiers
         words = set(re.findall(r"[A-Za-z]{3,}", page)) - {"English", "JSON", "GTIN", "CNCA", "CCER", "CO"}
         words = {w for w in words if not re.fullmatch(r"[A-Z]{2,}[A-Z0-9]*", w)}  # codes and numbers
         assert not words, (cert["type"], words)
@@ -165,7 +166,6 @@ def test_expired_is_expired_in_the_api_search_and_export(app, client, session, e
     active = [c["id"] for c in client.get(f"/api/v1/certificates?body={body}&status=active").get_json()["items"]]
     gone = [c["id"] for c in client.get(f"/api/v1/certificates?body={body}&status=expired").get_json()["items"]]
     assert active == [current["id"]] and gone == [expired.id]
-    assert client.get("/api/v1/certificates?status=lapsed").status_code == 422
     assert client.get(f"/v/{expired.id}", headers={"Accept": "application/json"}).get_json()[
         "certificate"]["status"] == "expired"
     import zipfile
@@ -176,6 +176,8 @@ def test_expired_is_expired_in_the_api_search_and_export(app, client, session, e
     assert result.exit_code == 0, result.output
     names = zipfile.ZipFile(out).namelist()
     assert len(names) == 3 and all(current["number"] in n for n in names)
+    # Last: an error answer rolls back the test's unflushed work.
+    assert client.get("/api/v1/certificates?status=lapsed").status_code == 422
 
 
 def test_first_trust_list_is_signed_with_a_stored_key(database_url, tmp_path):
