@@ -145,6 +145,9 @@ def _status_change(cert_id: str, action: str):
     revocation.authorise(cert, principal.role, principal.body_id)
     if principal.role == "body" and cert.body.status == "withdrawn":
         raise NotAccredited("A withdrawn body can no longer change certificates; the operator can")
+    if principal.role == "body" and action == "reinstate" and cert.body.status != "active":
+        # A suspended body may still suspend or revoke (protective), not vouch for a certificate again.
+        raise NotAccredited(f"The certification body is {cert.body.status}; it cannot reinstate certificates")
     revocation.change_status(session, cert, action, data["reason"], actor=principal.actor)
     session.commit()
     return _out(cert)
@@ -159,7 +162,9 @@ def suspend_certificate(cert_id: str):
 
 
 @bp.post("/certificates/<cert_id>/reinstate")
-@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"])
+@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"],
+     responses={403: "not-your-certificate / suspended-by-operator / not-accredited", 409: "invalid-transition / "
+                "basis-not-active"})
 @require("body", "operator")
 def reinstate_certificate(cert_id: str):
     """Lift a suspension."""

@@ -14,8 +14,9 @@ dotted paths of :mod:`registry.domain` errors match it. What it guarantees:
 * ``product.gtin`` is a GTIN-8/12/13/14 with a valid check digit, normalised to 14 digits;
 * certificate ids (``basedOn``, ``supersedes``) are UUIDs, optionally ``urn:uuid:``-prefixed,
   loaded as the lower-case UUID string;
-* per ``type``: ``footprint`` for carbon-footprint and low-carbon; ``basedOn`` (≥ 2, no
-  ``footprint``) for reduced-carbon; for carbon-neutral ``footprint`` or ``basedOn`` with
+* per ``type``: ``footprint`` for carbon-footprint and low-carbon; ``basedOn`` (no
+  ``footprint``; how many is the domain's ``insufficient-baseline`` rule) for reduced-carbon;
+  for carbon-neutral ``footprint`` or ``basedOn`` with
   exactly one id, plus ``offsets``, ``coveredQuantity`` and ``renewableElectricityShare``,
   which the other kinds must not send.
 
@@ -263,10 +264,9 @@ class CertificateIn(StrictSchema):
             need("footprint")
             forbid("basedOn", *_CARBON_NEUTRAL_ONLY)
         elif kind == "reduced-carbon":
+            # How many bases suffice is a certification rule (insufficient-baseline), checked
+            # in registry.domain.reduction with the others, not a field-shape error here.
             forbid("footprint", *_CARBON_NEUTRAL_ONLY)
-            if not based_on or len(based_on) < 2:
-                errors["basedOn"] = ["A reduced-carbon certificate needs at least two "
-                                     "carbon-footprint certificate ids."]
         else:
             if data.get("footprint") is not None and based_on is not None:
                 errors["basedOn"] = ["Give either footprint or basedOn (one carbon-footprint "
