@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
 
 from flask import current_app, request, url_for
 from sqlalchemy import and_, or_, select
@@ -86,10 +87,11 @@ def get_certificate(cert_id: str):
 def _cursor_decode(value: str):
     try:
         created, cid = json.loads(base64.urlsafe_b64decode(value.encode() + b"==").decode())
-        from datetime import datetime
-
-        return datetime.fromisoformat(created), str(cid)
-    except (ValueError, TypeError) as err:
+        created = datetime.fromisoformat(created)
+        if created.tzinfo is None or not isinstance(cid, str) or len(cid) > 36:
+            raise ValueError("a cursor holds an aware time and a certificate id")
+        return created.astimezone(timezone.utc), cid
+    except (ValueError, TypeError, OverflowError, RecursionError) as err:
         raise InvalidInput("The cursor is not one this API returned", type="invalid-cursor",
                            errors={"cursor": ["Invalid cursor."]}) from err
 
