@@ -35,6 +35,10 @@ class Logger(glogging.Logger):
     def atoms(self, resp, req, environ, request_time):
         return {key: escape(value) for key, value in super().atoms(resp, req, environ, request_time).items()}
 
+    def warning(self, msg, *args, **kwargs):
+        # "Invalid request from ip=…: <the client's request line>" arrives already formatted.
+        super().warning(escape(msg) if isinstance(msg, str) else msg, *args, **kwargs)
+
 
 def write_problem(sock, status_int, reason, mesg):
     """gunicorn's ``util.write_error``, answering problem+json instead of an HTML page."""
