@@ -17,7 +17,8 @@ from ..db import get_session
 from ..errors import Conflict, InvalidInput, NotAccredited, NotFound
 from ..http import json_body, limiter
 from ..models import Certificate, utcnow
-from ..schemas.certificates import CertificateIn, CertificateIssuedOut, CertificatePublicOut, CertificateStatusChangeIn
+from ..schemas.certificates import (ISSUE_EXAMPLE, CertificateIn, CertificateIssuedOut, CertificatePublicOut,
+                                    CertificateStatusChangeIn)
 from ..services import accreditation, issuing, revocation
 from . import bp, doc
 
@@ -37,6 +38,7 @@ def _out(cert: Certificate, schema=CertificatePublicOut) -> dict:
 
 @bp.post("/certificates")
 @doc(body=CertificateIn, response=CertificateIssuedOut, status=201, auth="body", tags=["certification body"],
+     example=ISSUE_EXAMPLE,
      params=[{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}],
      responses={403: "not-accredited / out-of-scope", 409: "offset-already-used",
                 422: "field errors, benchmark-not-met, insufficient-baseline, insufficient-offsets"})
@@ -156,7 +158,8 @@ def _status_change(cert_id: str, action: str):
 
 
 @bp.post("/certificates/<cert_id>/suspend")
-@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"])
+@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"],
+     responses={403: "not-your-certificate / not-accredited", 409: "invalid-transition"})
 @require("body", "operator")
 def suspend_certificate(cert_id: str):
     """Suspend a certificate (the issuing body or the operator)."""
@@ -174,7 +177,8 @@ def reinstate_certificate(cert_id: str):
 
 
 @bp.post("/certificates/<cert_id>/revoke")
-@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"])
+@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"],
+     responses={403: "not-your-certificate / not-accredited", 409: "invalid-transition"})
 @require("body", "operator")
 def revoke_certificate(cert_id: str):
     """Revoke a certificate for good; certificates based on it are suspended."""

@@ -330,3 +330,22 @@ class CertificateIssuedOut(CertificatePublicOut):
     class Meta:
         fields = ("id", "number", "type", "status", "grade", "credential", "verifyUrl", "labels", "validFrom",
                   "validUntil")
+
+
+#: The contract's carbon-footprint issuance (a category ``cement`` in the body's scope assumed).
+ISSUE_EXAMPLE = {
+    "type": "carbon-footprint",
+    "product": {"name": "P.O 42.5 cement", "nameZh": "普通硅酸盐水泥 P.O 42.5", "category": "cement",
+                "gtin": "06901234567892", "model": "PO42.5",
+                "manufacturer": {"name": "Anhui Demo Cement Co.", "id": "urn:uscc:91340000MA2N00001X"}},
+    "footprint": {"declaredUnitOfMeasurement": "kilogram", "declaredUnitAmount": "1",
+                  "pcfExcludingBiogenicUptake": "0.82", "pcfIncludingBiogenicUptake": "0.82",
+                  "referencePeriodStart": "2025-01-01T00:00:00Z", "referencePeriodEnd": "2025-12-31T23:59:59Z",
+                  "boundary": "cradle-to-gate", "ipccCharacterizationFactors": ["AR6"],
+                  "crossSectoralStandards": ["ISO14067"],
+                  "stages": {"rawMaterialAcquisition": "0.10", "rawMaterialTransport": "0.02",
+                             "manufacturing": "0.70", "distribution": None, "use": None, "endOfLife": None},
+                  "gases": {"CO2": "0.80", "CH4": "0.01", "N2O": "0.01", "HFCs": "0", "PFCs": "0", "SF6": "0",
+                            "NF3": "0"}},
+    "validUntil": "2028-12-31T23:59:59Z",
+}
