@@ -72,6 +72,11 @@ def build_spec(app) -> dict:
                         "responses": {}}
             if meta.get("params"):
                 op["parameters"] += meta["params"]
+            for param in op["parameters"]:
+                schema = param.get("schema") or {}
+                if schema.get("type") == "string" and not ({"pattern", "enum", "format"} & set(schema)):
+                    # NUL can be neither stored nor looked up: every route refuses it (400).
+                    param["schema"] = {**schema, "pattern": "^[^\\x00]*$"}
             if meta.get("body") is not None:
                 op["requestBody"] = {"required": True,
                                      "content": {"application/json": {"schema": _schema_ref(meta["body"])}}}

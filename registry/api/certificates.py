@@ -17,6 +17,7 @@ from ..db import get_session
 from ..errors import Conflict, InvalidInput, NotAccredited, NotFound
 from ..http import json_body, limiter
 from ..models import Certificate, utcnow
+from ..schemas.common import KINDS
 from ..schemas.certificates import (ISSUE_EXAMPLE, CertificateIn, CertificateIssuedOut, CertificatePublicOut,
                                     CertificateStatusChangeIn)
 from ..services import accreditation, issuing, revocation
@@ -25,6 +26,11 @@ from . import bp, doc
 FILTERS = {"gtin": Certificate.gtin, "manufacturer": Certificate.manufacturer_id, "category": Certificate.category_code,
            "type": Certificate.type, "status": Certificate.status, "body": Certificate.body_id,
            "number": Certificate.number}
+
+
+SEARCH_PARAMS = {"type": {"type": "string", "enum": list(KINDS)},
+                 "status": {"type": "string", "enum": ["active", "suspended", "revoked"]},
+                 "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
 
 
 def _public_url() -> str:
@@ -106,7 +112,7 @@ def _cursor_encode(cert: Certificate) -> str:
 @bp.get("/certificates")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
 @doc(response=CertificatePublicOut(many=True), tags=["public"],
-     params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+     params=[{"name": n, "in": "query", "required": False, "schema": SEARCH_PARAMS.get(n, {"type": "string"})}
              for n in (*FILTERS, "limit", "cursor")])
 def search_certificates():
     """Search certificates (newest first, stable order), paginated by an opaque cursor."""
