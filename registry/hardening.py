@@ -1,13 +1,14 @@
 """Hostile input stopped at the edge: JSON nesting, NUL bytes and lone surrogates become 4xx problems.
 
-* JSON bodies: nesting deeper than :data:`MAX_JSON_DEPTH` is refused before parsing (Python's
-  parser, and every recursive walk after it, would hit the recursion limit at ~1,000 levels);
+* JSON bodies: nesting deeper than :data:`MAX_JSON_DEPTH` is refused (Python's parser stops
+  cleanly at ~1,000 levels, but every recursive walk after it — marshmallow, ``json.dumps`` —
+  would hit the recursion limit on what it accepted);
   strings holding NUL (which PostgreSQL text cannot store) or a lone UTF-16 surrogate (which no
   encoding can store) are refused with the field's path.
 * The URL (path and query) and header values holding NUL are refused before any view runs.
 
-Every check is a C-speed scan of the raw bytes; the per-string walk runs only when a raw
-``\\u0000`` or ``\\uD8xx``–``\\uDFxx`` escape is present.
+The depth walk visits arrays and objects only (strings are leaves); the per-string walk runs
+only when the raw bytes hold a ``\\u0000`` or ``\\uD8xx``–``\\uDFxx`` escape.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from .errors import InvalidInput, RegistryError
 
 MAX_JSON_DEPTH = 64
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_PAIR = re.compile(rb"\[\]|\{\}")
-_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
@@ -34,17 +32,16 @@ class TooDeep(RegistryError):
     title = "JSON nested too deeply"
 
 
-def too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether the JSON text ``data`` nests arrays and objects more than ``limit`` levels."""
-    if data.count(b"[") + data.count(b"{") <= limit:
-        return False
-    brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKET)
-    for _ in range(limit):  # each pass removes the innermost level
-        reduced = _PAIR.sub(b"", brackets)
-        if not reduced or reduced == brackets:  # done, or unbalanced: the parser will say so
-            return False
-        brackets = reduced
-    return True
+def too_deep(value, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the parsed JSON ``value`` nests arrays and objects more than ``limit`` levels."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def bad_string(value: str) -> str | None:
@@ -89,12 +86,12 @@ class _BoundedJSON:
     @staticmethod
     def loads(s, **kwargs):
         raw = s.encode("utf-8", "surrogatepass") if isinstance(s, str) else bytes(s)
-        if too_deep(raw):
-            raise TooDeep(f"JSON may nest at most {MAX_JSON_DEPTH} levels of arrays and objects")
-        try:
+        try:  # the C parser refuses ~1,000 levels cleanly; the walk below bounds what it accepts
             value = flask_json.loads(s, **kwargs)
         except RecursionError as err:
             raise TooDeep(f"JSON may nest at most {MAX_JSON_DEPTH} levels of arrays and objects") from err
+        if isinstance(value, (dict, list)) and too_deep(value):
+            raise TooDeep(f"JSON may nest at most {MAX_JSON_DEPTH} levels of arrays and objects")
         if _SUSPECT_ESCAPE.search(raw):
             check_strings(value)
         return value

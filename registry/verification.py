@@ -78,6 +78,8 @@ class VerifyCache:
         self.bits: dict[tuple[str, int], tuple[str, bytes]] = {}
         self.versions: tuple[tuple, dict[str, tuple[str, int]]] | None = None
         self.signatures = SignatureCache(4096)
+        # (header, payload) of issued credentials by certificate id: a stored credential never changes.
+        self.records = _Answers()
 
 
 def cache_for(app) -> VerifyCache:
@@ -333,7 +335,7 @@ def verify(session: Session, *, credential: str | None = None, qr: str | None = 
                 return VerificationResult.failure(
                     "MALFORMED", f"the link names certificate {cert_id}, which this registry does not hold")
             text = stored
-    return check_record(session, verify_credential(text, res, now=res.now))
+    return check_record(session, verify_credential(text, res, now=res.now), cache=res.cache)
 
 
 #: Registry-only codes (a standalone verifier cannot know what the registry issued).
@@ -351,7 +353,18 @@ def _jws_parts(token: str) -> tuple[dict, dict] | None:
         return None
 
 
-def check_record(session: Session, result: VerificationResult) -> VerificationResult:
+def _record(session: Session, cert_id: str, cache: VerifyCache | None) -> tuple[dict, dict] | None:
+    parts = cache.records.get(cert_id) if cache is not None else None
+    if parts is None:
+        stored = stored_credential(session, cert_id)
+        parts = _jws_parts(stored) if stored is not None else None
+        if parts is not None and cache is not None:  # never an unknown id: those could fill the cache
+            cache.records.put(cert_id, parts)
+    return parts
+
+
+def check_record(session: Session, result: VerificationResult, *, cache: VerifyCache | None = None
+                 ) -> VerificationResult:
     """Hold a well-formed credential against what this registry issued under its id.
 
     A signature proves only who signed: a body key can sign a credential the registry never
@@ -364,10 +377,10 @@ def check_record(session: Session, result: VerificationResult) -> VerificationRe
         return result  # malformed or badly signed: refused already, and the claims mean nothing
     urn = result.credential.get("id")
     cert_id = urn[len("urn:uuid:"):].lower() if isinstance(urn, str) and urn.startswith("urn:uuid:") else None
-    stored = stored_credential(session, cert_id) if cert_id else None
-    if stored is None:
+    parts = _record(session, cert_id, cache) if cert_id else None
+    if parts is None:
         code, ok, detail = NOT_ISSUED, False, f"this registry issued no credential with id {urn}"
-    elif _jws_parts(stored) != (result.header, result.credential):
+    elif parts != (result.header, result.credential):
         code, ok, detail = CONTENT_MISMATCH, False, (f"the credential differs from the one this registry issued as {urn}"
                                                      f" (GET /api/v1/certificates/{cert_id} holds it)")
     else:

@@ -66,9 +66,11 @@ def test_deep_json_on_every_json_endpoint_is_400(app, client, env):
 def test_ordinary_nesting_and_strings_in_json_are_kept(client, env):
     from registry.hardening import too_deep
 
-    assert not too_deep(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')
-    assert too_deep(("[" * 65 + "]" * 65).encode())
-    assert not too_deep(("[" * 64 + "]" * 64).encode())
+    assert too_deep(json.loads("[" * 65 + "]" * 65))
+    assert not too_deep(json.loads("[" * 64 + "]" * 64))
+    brackets_in_strings = {"items": [{"credential": "[" * 100}] * 100}  # many brackets, little depth
+    resp = client.post("/api/v1/verify", json=brackets_in_strings)
+    assert resp.status_code == 200 and len(resp.get_json()["results"]) == 100
     resp = client.post("/api/v1/certificates", headers=env["headers"],
                        json=certificate_request(product={**certificate_request()["product"], "name": "水泥 😀 \\u0000"}))
     assert resp.status_code == 201, resp.get_json()
