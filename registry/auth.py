@@ -158,7 +158,7 @@ def _current_state(client_id: str, role: str) -> Principal:
 
     A deleted or disabled client, or one of a withdrawn body, gets 401. A suspended body keeps its
     token: it may read and may suspend or revoke its own certificates, but issuing and reinstating
-    answer 403 ``not-accredited`` (the services check the body's status).
+    answer 403 ``not-accredited``.
     """
     row = get_session().execute(
         select(OAuthClient.role, OAuthClient.body_id, OAuthClient.disabled_at, Body.status)

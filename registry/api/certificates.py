@@ -17,9 +17,9 @@ from ..db import get_session
 from ..errors import Conflict, InvalidInput, NotAccredited, NotFound
 from ..http import json_body, limiter
 from ..models import Certificate, utcnow
-from ..schemas.common import KINDS
 from ..schemas.certificates import (ISSUE_EXAMPLE, CertificateIn, CertificateIssuedOut, CertificatePublicOut,
                                     CertificateStatusChangeIn)
+from ..schemas.common import KINDS
 from ..services import accreditation, issuing, revocation
 from . import bp, doc
 
