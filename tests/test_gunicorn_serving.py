@@ -34,12 +34,16 @@ def server(tmp_path_factory):
     proc = subprocess.Popen([str(gunicorn), "--workers", "1", "--bind", f"127.0.0.1:{port}", "--access-logfile", str(log),
                              "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
+        # Ready once a worker has booted and answers (the master accepts connections before that).
+        deadline = time.monotonic() + 90
+        while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                _raw(port, b"GET /ready-probe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 break
             except OSError:
-                time.sleep(0.05)
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
         yield port, log
     finally:
         proc.terminate()
@@ -47,7 +51,7 @@ def server(tmp_path_factory):
 
 
 def _raw(port: int, request: bytes) -> tuple[int, dict, bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         s.sendall(request)
         data = b""
         while chunk := s.recv(65536):
