@@ -43,3 +43,6 @@ def child_exit(server, worker):
 def on_exit(server):
     if _metrics_dir.startswith(tempfile.gettempdir()) and os.path.basename(_metrics_dir).startswith("registry-metrics-"):
         shutil.rmtree(_metrics_dir, ignore_errors=True)
+
+# Escaped access-log atoms, and gunicorn's own 400/414/431 answered as problem+json (registry/serving.py).
+logger_class = "registry.serving.Logger"

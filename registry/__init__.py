@@ -34,6 +34,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["registry.token_keys"] = _RegistryKeys()
     http.init_app(app)
     i18n.init_app(app)
+    from . import hardening
+
+    hardening.init_app(app)
 
     from .api import bp, public
 

@@ -313,6 +313,8 @@ class Certificate(Base):
     type: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="active")  # active|suspended|revoked
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # Who holds a suspension (operator | body | system): only they lift it (the operator any).
+    suspended_by: Mapped[str | None] = mapped_column(String(20))
     category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"))
     gtin: Mapped[str | None] = mapped_column(String(14))
     manufacturer_id: Mapped[str] = mapped_column(String(200))

@@ -19,6 +19,20 @@ def _schema_ref(schema):
     return schema  # an instance (e.g. many=True) is accepted by the plugin
 
 
+def _success(plugin, meta: dict) -> dict:
+    """The success response: a list schema (``many=True``) is documented as ``{"items": [...]}``."""
+    schema = meta.get("response")
+    media = {name: ({"schema": value} if value else {}) for name, value in (meta.get("media") or {}).items()}
+    if schema is None:
+        return {"description": "Success", **({"content": media} if media else {})}
+    if isinstance(schema, Schema) and schema.many:
+        ref = plugin.converter.resolve_nested_schema(type(schema))
+        schema = {"type": "object", "required": ["items"],
+                  "properties": {"items": {"type": "array", "items": ref},
+                                 "next": {"type": ["string", "null"], "description": "the next page, if any"}}}
+    return {"description": "Success", "content": {"application/json": {"schema": _schema_ref(schema)}, **media}}
+
+
 def build_spec(app) -> dict:
     spec = APISpec(title="Carbon label registry", version="1", openapi_version="3.1.0",
                    plugins=[MarshmallowPlugin()],
@@ -33,7 +47,10 @@ def build_spec(app) -> dict:
                    "detail": {"type": "string"}, "instance": {"type": "string"},
                    "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}}}
     spec.components.response("Problem", problem)
+    problem_content = {"content": problem["content"]}
+    plugin = spec.plugins[0]
     paths: dict[str, dict] = {}
+    seen_ids: set[str] = set()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if rule.endpoint == "static":
             continue
@@ -42,22 +59,31 @@ def build_spec(app) -> dict:
         path = _PARAM.sub(r"{\1}", rule.rule)
         doc = (view.__doc__ or "").strip().splitlines()
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            op: dict = {"summary": doc[0] if doc else rule.endpoint, "operationId": rule.endpoint,
+            # One view may serve several rules (e.g. /01/{gtin} and /01/{gtin}/{rest}): ids stay unique.
+            op_id = rule.endpoint
+            n = 2
+            while op_id in seen_ids:
+                op_id, n = f"{rule.endpoint}_{n}", n + 1
+            seen_ids.add(op_id)
+            op: dict = {"summary": doc[0] if doc else rule.endpoint, "operationId": op_id,
                         "tags": meta.get("tags") or [rule.endpoint.split(".")[0]],
                         "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                                        for p in rule.arguments],
                         "responses": {}}
             if meta.get("params"):
                 op["parameters"] += meta["params"]
+            for param in op["parameters"]:
+                schema = param.get("schema") or {}
+                if schema.get("type") == "string" and not ({"pattern", "enum", "format"} & set(schema)):
+                    # NUL can be neither stored nor looked up: every route refuses it (400).
+                    param["schema"] = {**schema, "pattern": "^[^\\x00]*$"}
             if meta.get("body") is not None:
                 op["requestBody"] = {"required": True,
                                      "content": {"application/json": {"schema": _schema_ref(meta["body"])}}}
+                if meta.get("example") is not None:
+                    op["requestBody"]["content"]["application/json"]["example"] = meta["example"]
             status = str(meta.get("status", 200))
-            if meta.get("response") is not None:
-                op["responses"][status] = {"description": "Success", "content": {
-                    "application/json": {"schema": _schema_ref(meta["response"])}}}
-            else:
-                op["responses"][status] = {"description": "Success"}
+            op["responses"][status] = _success(plugin, meta)
             if meta.get("auth"):
                 op["security"] = [{"bearer": []}]
                 op["description"] = f"Requires a bearer token with the {meta['auth']} role."
@@ -65,9 +91,26 @@ def build_spec(app) -> dict:
                 op["responses"]["403"] = "Problem"
             if rule.endpoint == "public.token":
                 op["security"] = [{"clientBasic": []}]
+                op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "required": ["grant_type"],
+                    "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]}}}}}}
             for code, text_ in (meta.get("responses") or {}).items():
-                op["responses"][str(code)] = {"description": text_}
-            op["responses"].setdefault("422", "Problem") if meta.get("body") is not None else None
+                if isinstance(text_, dict):  # a whole response object
+                    op["responses"][str(code)] = text_
+                else:
+                    op["responses"][str(code)] = ({"description": text_, **problem_content} if int(code) >= 400
+                                                  else {"description": text_})
+            # What any request may meet: malformed input or characters (400), rate limits (429);
+            # an id in the path that names nothing (404); a body of the wrong size, type or fields.
+            generic = ["400", "429"]
+            if rule.arguments:
+                generic.append("404")
+            if meta.get("body") is not None or method in ("POST", "PUT", "PATCH"):
+                generic += ["413", "415", "422"]
+            if any(p.get("in") == "query" for p in op["parameters"]):
+                generic.append("422")
+            for code in generic:
+                op["responses"].setdefault(code, "Problem")
             paths.setdefault(path, {})[method.lower()] = op
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

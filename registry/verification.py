@@ -15,7 +15,10 @@ Caches (per process, i.e. per app):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as _dt
+import json
 import logging
 import threading
 import time
@@ -27,6 +30,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from verifier import (
+    Check,
+    Error,
     SignatureCache,
     StatusListSnapshot,
     StatusUnavailable,
@@ -81,6 +86,8 @@ class VerifyCache:
         self.bits: dict[tuple[str, int], tuple[str, bytes]] = {}
         self.versions: tuple[tuple, dict[str, tuple[str, int]]] | None = None
         self.signatures = SignatureCache(4096)
+        # (header, payload) of issued credentials by certificate id: a stored credential never changes.
+        self.records = _Answers()
 
 
 def cache_for(app) -> VerifyCache:
@@ -324,5 +331,59 @@ def verify(session: Session, *, credential: str | None = None, qr: str | None = 
                 return VerificationResult.failure(
                     "MALFORMED", f"the link names certificate {cert_id}, which this registry does not hold")
             text = stored
-    return verify_credential(text, res, now=res.now)
+    return check_record(session, verify_credential(text, res, now=res.now), cache=res.cache)
+
+
+#: Registry-only codes (a standalone verifier cannot know what the registry issued).
+NOT_ISSUED = "NOT_ISSUED"
+CONTENT_MISMATCH = "CONTENT_MISMATCH"
+RECORD_CHECK = "record"
+
+
+def _jws_parts(token: str) -> tuple[dict, dict] | None:
+    try:
+        head, payload, _ = token.split(".")
+        return tuple(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+                     for part in (head, payload))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _record(session: Session, cert_id: str, cache: VerifyCache | None) -> tuple[dict, dict] | None:
+    parts = cache.records.get(cert_id) if cache is not None else None
+    if parts is None:
+        stored = stored_credential(session, cert_id)
+        parts = _jws_parts(stored) if stored is not None else None
+        if parts is not None and cache is not None:  # never an unknown id: those could fill the cache
+            cache.records.put(cert_id, parts)
+    return parts
+
+
+def check_record(session: Session, result: VerificationResult, *, cache: VerifyCache | None = None
+                 ) -> VerificationResult:
+    """Hold a well-formed credential against what this registry issued under its id.
+
+    A signature proves only who signed: a body key can sign a credential the registry never
+    recorded (an unknown id, a different benchmark, a backdated ``validFrom``). So the header and
+    payload must equal those of the stored compact JWS; otherwise the result fails with
+    ``NOT_ISSUED`` or ``CONTENT_MISMATCH``, put first so that it is the answer's ``code``.
+    """
+    signed = any(c.name == "signature" and c.ok for c in result.checks)
+    if not signed or not isinstance(result.credential, dict):
+        return result  # malformed or badly signed: refused already, and the claims mean nothing
+    urn = result.credential.get("id")
+    cert_id = urn[len("urn:uuid:"):].lower() if isinstance(urn, str) and urn.startswith("urn:uuid:") else None
+    parts = _record(session, cert_id, cache) if cert_id else None
+    if parts is None:
+        code, ok, detail = NOT_ISSUED, False, f"this registry issued no credential with id {urn}"
+    elif parts != (result.header, result.credential):
+        code, ok, detail = CONTENT_MISMATCH, False, (f"the credential differs from the one this registry issued as {urn}"
+                                                     f" (GET /api/v1/certificates/{cert_id} holds it)")
+    else:
+        code, ok, detail = None, True, f"matches the credential this registry issued as {urn}"
+    result.checks.append(Check(RECORD_CHECK, ok, detail))
+    if not ok:
+        result.errors.insert(0, Error(code, detail))
+        result.verified = False
+    return result
 

@@ -90,7 +90,10 @@ def _parse_time_cached(value: str) -> _dt.datetime:
         head, _, rest = text.partition(".")
         digits = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
         text = head + "." + digits[:6].ljust(6, "0") + rest[len(digits):]
-    return _dt.datetime.fromisoformat(text.upper()).astimezone(UTC)
+    try:
+        return _dt.datetime.fromisoformat(text.upper()).astimezone(UTC)
+    except OverflowError as err:  # e.g. 9999-12-31T23:59:59-01:00 lies past the calendar in UTC
+        raise ValueError(f"date-time outside the representable range: {value!r}") from err
 
 
 def parse_time(value: Any) -> _dt.datetime:
@@ -98,7 +101,7 @@ def parse_time(value: Any) -> _dt.datetime:
 
     Raises:
         ValueError: *value* is not a string in RFC 3339 date-time form (a date alone, or a
-            time without a zone, is refused).
+            time without a zone, is refused), or it lies outside years 1–9999 once in UTC.
     """
     if not isinstance(value, str):
         raise ValueError(f"not an RFC 3339 date-time string: {value!r}")

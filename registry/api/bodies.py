@@ -27,7 +27,9 @@ def _public_url() -> str:
 
 
 @bp.put("/categories/<code>")
-@doc(body=CategoryIn, response=CategoryOut, auth="operator", tags=["operator"])
+@doc(body=CategoryIn, response=CategoryOut, auth="operator", tags=["operator"], responses={201: "Created"},
+     example={"name": "General Portland cement", "nameZh": "通用硅酸盐水泥", "declaredUnitOfMeasurement": "kilogram",
+              "benchmark": {"value": "0.90", "standard": "T/CCMA 0001-2025", "source": "demo"}})
 @require("operator")
 def put_category(code: str):
     """Create or replace a product category and its low-carbon benchmark."""
@@ -63,7 +65,12 @@ def _dump_body(body: Body) -> dict:
 
 
 @bp.post("/bodies")
-@doc(body=BodyIn, response=BodyCreatedOut, status=201, auth="operator", tags=["operator"])
+@doc(body=BodyIn, response=BodyCreatedOut, status=201, auth="operator", tags=["operator"],
+     example={"name": "Example Certification Centre", "nameZh": "示例认证中心", "country": "CN",
+              "accreditation": {"number": "CNCA-R-2025-001", "validFrom": "2025-01-01T00:00:00Z",
+                                "validUntil": "2030-12-31T23:59:59Z",
+                                "scope": {"certificateTypes": ["carbon-footprint", "low-carbon"],
+                                          "productCategories": ["cement"]}}})
 @require("operator")
 def create_body():
     """Accredit a certification body; the response holds its client secret, shown only once."""
@@ -103,7 +110,7 @@ def _transition(body_id: str, action):
 
 
 @bp.post("/bodies/<body_id>/suspend")
-@doc(body=ReasonIn, response=BodyPublicOut, auth="operator", tags=["operator"])
+@doc(body=ReasonIn, response=BodyPublicOut, auth="operator", tags=["operator"], responses={409: "invalid-transition"})
 @require("operator")
 def suspend_body(body_id: str):
     """Suspend a body's accreditation; it can issue nothing until reinstated."""
@@ -111,7 +118,7 @@ def suspend_body(body_id: str):
 
 
 @bp.post("/bodies/<body_id>/reinstate")
-@doc(body=ReasonIn, response=BodyPublicOut, auth="operator", tags=["operator"])
+@doc(body=ReasonIn, response=BodyPublicOut, auth="operator", tags=["operator"], responses={409: "invalid-transition"})
 @require("operator")
 def reinstate_body(body_id: str):
     """End a suspension."""
@@ -119,7 +126,7 @@ def reinstate_body(body_id: str):
 
 
 @bp.post("/bodies/<body_id>/withdraw")
-@doc(body=ReasonIn, response=BodyPublicOut, auth="operator", tags=["operator"])
+@doc(body=ReasonIn, response=BodyPublicOut, auth="operator", tags=["operator"], responses={409: "invalid-transition"})
 @require("operator")
 def withdraw_body(body_id: str):
     """Withdraw a body's accreditation for good; its clients are disabled."""
@@ -140,7 +147,7 @@ def add_accreditation(body_id: str):
 
 
 @bp.post("/bodies/<body_id>/keys/rotate")
-@doc(body=RotateIn, auth="operator", tags=["operator"])
+@doc(body=RotateIn, status=201, auth="operator", tags=["operator"], responses={409: "body-withdrawn / no-active-key"})
 @require("operator")
 def rotate_key(body_id: str):
     """Retire the body's current key (it stays published) and activate a new one."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
 
 from flask import current_app, request, url_for
 from sqlalchemy import literal, select, tuple_
@@ -17,13 +18,20 @@ from ..errors import Conflict, InvalidInput, NotAccredited, NotFound
 from ..http import json_body, limiter
 from ..domain.status import STATUSES
 from ..models import Certificate, utcnow
-from ..schemas.certificates import CertificateIn, CertificateIssuedOut, CertificatePublicOut, CertificateStatusChangeIn
+from ..schemas.certificates import (ISSUE_EXAMPLE, CertificateIn, CertificateIssuedOut, CertificatePublicOut,
+                                    CertificateStatusChangeIn)
+from ..schemas.common import KINDS
 from ..services import accreditation, issuing, lookup, revocation
 from . import bp, doc
 
 FILTERS = {"gtin": Certificate.gtin, "manufacturer": Certificate.manufacturer_id, "category": Certificate.category_code,
            "type": Certificate.type, "status": Certificate.status, "body": Certificate.body_id,
            "number": Certificate.number}
+
+
+SEARCH_PARAMS = {"type": {"type": "string", "enum": list(KINDS)},
+                 "status": {"type": "string", "enum": ["active", "suspended", "revoked"]},
+                 "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}}
 
 
 def _public_url() -> str:
@@ -37,6 +45,7 @@ def _out(cert: Certificate, schema=CertificatePublicOut) -> dict:
 
 @bp.post("/certificates")
 @doc(body=CertificateIn, response=CertificateIssuedOut, status=201, auth="body", tags=["certification body"],
+     example=ISSUE_EXAMPLE,
      params=[{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}],
      responses={403: "not-accredited / out-of-scope", 409: "offset-already-used",
                 422: "field errors, benchmark-not-met, insufficient-baseline, insufficient-offsets"})
@@ -128,10 +137,11 @@ def status_filter(value: str, now) -> list:
 def _cursor_decode(value: str):
     try:
         created, cid = json.loads(base64.urlsafe_b64decode(value.encode() + b"==").decode())
-        from datetime import datetime
-
-        return datetime.fromisoformat(created), str(cid)
-    except (ValueError, TypeError) as err:
+        created = datetime.fromisoformat(created)
+        if created.tzinfo is None or not isinstance(cid, str) or len(cid) > 36:
+            raise ValueError("a cursor holds an aware time and a certificate id")
+        return created.astimezone(timezone.utc), cid
+    except (ValueError, TypeError, OverflowError, RecursionError) as err:
         raise InvalidInput("The cursor is not one this API returned", type="invalid-cursor",
                            errors={"cursor": ["Invalid cursor."]}) from err
 
@@ -160,7 +170,7 @@ def search_statement(filters: dict[str, str], after: tuple | None, limit: int, n
 @bp.get("/certificates")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
 @doc(response=CertificatePublicOut(many=True), tags=["public"],
-     params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+     params=[{"name": n, "in": "query", "required": False, "schema": SEARCH_PARAMS.get(n, {"type": "string"})}
              for n in (*FILTERS, "limit", "cursor")])
 def search_certificates():
     """Search certificates (newest first, stable order), paginated by an opaque cursor."""
@@ -193,13 +203,17 @@ def _status_change(cert_id: str, action: str):
     revocation.authorise(cert, principal.role, principal.body_id)
     if principal.role == "body" and cert.body.status == "withdrawn":
         raise NotAccredited("A withdrawn body can no longer change certificates; the operator can")
+    if principal.role == "body" and action == "reinstate" and cert.body.status != "active":
+        # A suspended body may still suspend or revoke (protective), not vouch for a certificate again.
+        raise NotAccredited(f"The certification body is {cert.body.status}; it cannot reinstate certificates")
     revocation.change_status(session, cert, action, data["reason"], actor=principal.actor)
     session.commit()
     return _out(cert)
 
 
 @bp.post("/certificates/<cert_id>/suspend")
-@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"])
+@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"],
+     responses={403: "not-your-certificate / not-accredited", 409: "invalid-transition"})
 @require("body", "operator")
 def suspend_certificate(cert_id: str):
     """Suspend a certificate (the issuing body or the operator)."""
@@ -207,7 +221,9 @@ def suspend_certificate(cert_id: str):
 
 
 @bp.post("/certificates/<cert_id>/reinstate")
-@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"])
+@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"],
+     responses={403: "not-your-certificate / suspended-by-operator / not-accredited", 409: "invalid-transition / "
+                "basis-not-active"})
 @require("body", "operator")
 def reinstate_certificate(cert_id: str):
     """Lift a suspension."""
@@ -215,7 +231,8 @@ def reinstate_certificate(cert_id: str):
 
 
 @bp.post("/certificates/<cert_id>/revoke")
-@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"])
+@doc(body=CertificateStatusChangeIn, response=CertificatePublicOut, auth="body or operator", tags=["certification body"],
+     responses={403: "not-your-certificate / not-accredited", 409: "invalid-transition"})
 @require("body", "operator")
 def revoke_certificate(cert_id: str):
     """Revoke a certificate for good; certificates based on it are suspended."""

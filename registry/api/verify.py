@@ -143,9 +143,15 @@ def _summary(cert) -> dict:
 
 @public.get("/v/<cert_id>")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
-@doc(response=VERIFY_RESULT, tags=["public"],
-     params=[{"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "html"]}},
-             {"name": "lang", "in": "query", "required": False, "schema": {"enum": ["zh", "en"]}}])
+@doc(response=VERIFY_RESULT, tags=["public"], media={"text/html": {"type": "string"}},
+     responses={304: "Not modified", 404: {"description": "No such certificate: the page, or problem+json for JSON",
+                                           "content": {"application/problem+json": {}, "text/html": {}}}},
+     # Lenient by design (a label's link must always open): other values fall back to Accept and
+     # Accept-Language.
+     params=[{"name": "format", "in": "query", "required": False, "schema": {"type": "string"},
+              "description": "json for the verification result; anything else: by the Accept header"},
+             {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"},
+              "description": "zh or en; anything else: by Accept-Language"}])
 def verify_page(cert_id: str):
     """The page a scanned label opens (HTML), or with ``Accept: application/json`` the verification result."""
     as_json = _wants_json()

@@ -76,7 +76,10 @@ def parse_time(value, name: str = "time") -> datetime:
             value = datetime.fromisoformat(value)
         except ValueError as err:
             raise ValueError(f"{name} is not an RFC 3339 date-time: {value!r}") from err
-    return require_aware(value, name).astimezone(timezone.utc)
+    try:
+        return require_aware(value, name).astimezone(timezone.utc)
+    except OverflowError as err:
+        raise ValueError(f"{name} is outside the years 1 to 9999 in UTC: {value!r}") from err
 
 
 def strip_urn(certificate_id: str) -> str:

@@ -90,6 +90,7 @@ class RFC3339DateTime(fields.Field):
     default_error_messages = {
         "invalid": "Must be an RFC 3339 date-time with a time zone, e.g. \"2025-12-31T23:59:59Z\".",
         "fraction": "Whole seconds only (fractional seconds other than zero are refused).",
+        "range": "Outside the years 1 to 9999 once converted to UTC.",
     }
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
@@ -103,10 +104,11 @@ class RFC3339DateTime(fields.Field):
             raise self.make_error("fraction")
         offset = "+00:00" if offset in ("Z", "z") else offset
         try:
-            parsed = datetime.fromisoformat(stamp.upper() + offset)
+            return datetime.fromisoformat(stamp.upper() + offset).astimezone(timezone.utc)
         except ValueError as err:
             raise self.make_error("invalid") from err
-        return parsed.astimezone(timezone.utc)
+        except OverflowError as err:  # 9999-12-31T23:59:59-01:00 is past the calendar in UTC
+            raise self.make_error("range") from err
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:

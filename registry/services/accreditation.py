@@ -13,9 +13,9 @@ import verifier as trust
 from verifier import key_from_jwk
 
 from .. import auth
+from ..domain.values import time_str
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Accreditation, Body, Category, Interruption, SigningKey, utcnow
-from ..schemas.common import format_time
 from ..signing import Signer, did_for
 from . import audit
 
@@ -129,8 +129,8 @@ def _accreditation(body: Body, acc: dict, now: datetime) -> Accreditation:
 
 
 def _acc_state(acc: dict) -> dict:
-    return {"number": acc["number"], "validFrom": format_time(acc["validFrom"]),
-            "validUntil": format_time(acc["validUntil"]), "scope": acc["scope"]}
+    return {"number": acc["number"], "validFrom": time_str(acc["validFrom"]),
+            "validUntil": time_str(acc["validUntil"]), "scope": acc["scope"]}
 
 
 def add_accreditation(session: Session, body: Body, acc: dict, *, actor: str) -> Accreditation:

@@ -23,7 +23,6 @@ from ..domain.subjects import build_subject
 from ..errors import PROBLEM_BASE, Conflict, Forbidden, InvalidInput, NotAccredited, NotFound, OutOfScope, RegistryError
 from ..models import (Body, Category, Certificate, CertificateBasis, CertificateCounter, IdempotencyKey, Offset, new_id,
                       utcnow)
-from ..schemas.bodies import CategoryOut
 from .. import outbox
 from ..schemas.certificates import CertificateIn
 from ..signing import Signer
@@ -66,7 +65,13 @@ def check_entitled(body: Body, kind: str, category: str, now: datetime) -> None:
 
 
 def _category_dict(category: Category) -> dict:
-    return {"code": category.code, **CategoryOut().dump(category)}
+    """The category as the domain rules read it (plain data, not an API representation)."""
+    benchmark = None
+    if category.benchmark_value is not None:
+        benchmark = {"value": category.benchmark_value, "standard": category.benchmark_standard,
+                     "source": category.benchmark_source}
+    return {"code": category.code, "name": category.name, "nameZh": category.name_zh,
+            "declaredUnitOfMeasurement": category.declared_unit, "benchmark": benchmark, "demo": category.demo}
 
 
 def _basis_records(session: Session, ids: list[str]) -> list[FootprintRecord]:

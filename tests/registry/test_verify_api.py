@@ -68,7 +68,7 @@ def test_valid_certificate_verifies_with_every_check(client, env):
     result = verify(client, {"credential": out["credential"]})
     assert result["verified"] is True and result["errors"] == []
     assert [c["name"] for c in result["checks"]] == ["structure", "issuer", "key", "signature", "accreditation",
-                                                     "validity", "status", "grade"]
+                                                     "validity", "status", "grade", "record"]
     assert all(c["ok"] for c in result["checks"])
     assert result["credential"]["id"] == f"urn:uuid:{out['id']}"
 
