@@ -1,0 +1,159 @@
+"""The log's Merkle algorithms against an independent, naive RFC 9162 implementation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from verifier import _tlog as t
+
+
+def naive_mth(d: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1 MTH, recursively, over entries."""
+    n = len(d)
+    if n == 0:
+        return hashlib.sha256(b"").digest()
+    if n == 1:
+        return hashlib.sha256(b"\x00" + d[0]).digest()
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return hashlib.sha256(b"\x01" + naive_mth(d[:k]) + naive_mth(d[k:])).digest()
+
+
+def naive_path(m: int, d: list[bytes]) -> list[bytes]:
+    n = len(d)
+    if n == 1:
+        return []
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    if m < k:
+        return naive_path(m, d[:k]) + [naive_mth(d[k:])]
+    return naive_path(m - k, d[k:]) + [naive_mth(d[:k])]
+
+
+def naive_proof(m: int, d: list[bytes]) -> list[bytes]:
+    def sub(m, d, b):
+        n = len(d)
+        if m == n:
+            return [] if b else [naive_mth(d)]
+        k = 1
+        while k * 2 < n:
+            k *= 2
+        if m <= k:
+            return sub(m, d[:k], b) + [naive_mth(d[k:])]
+        return sub(m - k, d[k:], False) + [naive_mth(d[:k])]
+    return sub(m, d, True)
+
+
+ENTRIES = [f"entry {i}".encode() for i in range(300)]
+LEAVES = [t.leaf_hash(e) for e in ENTRIES]
+
+
+def fast_mth(lo: int, hi: int) -> bytes:
+    return t.root_of(LEAVES[lo:hi])
+
+
+def test_roots_paths_and_proofs_for_every_size_1_to_300():
+    roots = {n: naive_mth(ENTRIES[:n]) for n in range(1, 301)}
+    for n in range(1, 301):
+        assert t.root_of(LEAVES[:n]) == roots[n]
+        frontier = t.Frontier()
+        for leaf in LEAVES[:n]:
+            frontier.append(leaf)
+        assert frontier.root() == roots[n]
+        for m in {0, n - 1, n // 2, random.randrange(n)}:
+            path = t.inclusion_path(m, n, fast_mth)
+            assert path == naive_path(m, ENTRIES[:n])
+            t.verify_inclusion(LEAVES[m], m, n, path, roots[n])
+            if path:
+                bad = list(path)
+                bad[-1] = bytes(32)
+                with pytest.raises(t.LogProofInvalid):
+                    t.verify_inclusion(LEAVES[m], m, n, bad, roots[n])
+            with pytest.raises(t.LogProofInvalid):
+                t.verify_inclusion(LEAVES[(m + 1) % 300], m, n, path, roots[n])
+    rng = random.Random(9162)
+    pairs = [(rng.randint(1, 300), rng.randint(1, 300)) for _ in range(600)]
+    pairs += [(m, 300) for m in range(1, 301)]
+    for a, b in pairs:
+        m, n = min(a, b), max(a, b)
+        proof = t.consistency_path(m, n, fast_mth)
+        assert proof == naive_proof(m, ENTRIES[:n])
+        t.verify_consistency(m, n, proof, roots[m], roots[n])
+        if m < n:
+            with pytest.raises(t.LogProofInvalid):  # a fork: another first tree
+                t.verify_consistency(m, n, proof, naive_mth([b"x", *ENTRIES[1:m]]), roots[n])
+            with pytest.raises(t.LogProofInvalid):  # a rollback
+                t.verify_consistency(n, m, proof, roots[n], roots[m])
+            if proof:
+                bad = list(proof)
+                bad[0] = bytes(32)
+                with pytest.raises(t.LogProofInvalid):
+                    t.verify_consistency(m, n, bad, roots[m], roots[n])
+
+
+def test_rfc8785_canonical_json():
+    # RFC 8785 §3.2.3: keys sorted by UTF-16 code units (U+1D306 sorts before U+FB33 there).
+    value = {"\u20ac": "Euro", "\r": "CR", "\ufb33": "Hebrew", "1": "One", "\U0001f600": "Emoji",
+             "\x80": "Control", "\u00f6": "O"}
+    assert t.canonical_json(value).decode() == (
+        '{"\\r":"CR","1":"One","\x80":"Control","\u00f6":"O","\u20ac":"Euro","\U0001f600":"Emoji",'
+        '"\ufb33":"Hebrew"}')
+    assert t.canonical_json({"b": [1, None, True], "a": "\u2028\x1f"}) == b'{"a":"\xe2\x80\xa8\\u001f","b":[1,null,true]}'
+    with pytest.raises(ValueError):
+        t.canonical_json({"x": 1.5})
+
+
+def test_tile_paths():
+    assert t.tile_index_path(0) == "000"
+    assert t.tile_index_path(1234067) == "x001/x234/067"
+    assert t.tile_path(0, 1234, 5) == "tile/0/x001/234.p/5"
+    assert t.tile_path("entries", 48) == "tile/entries/048"
+    for n in (0, 7, 999, 1000, 1234067, 10**9):
+        assert t.parse_tile_index(t.tile_index_path(n)) == n
+    for bad in ("1", "x1/000", "001/002", "x000/001", "0000"):
+        with pytest.raises(ValueError):
+            t.parse_tile_index(bad)
+    entries = [b"a", b"", b"x" * 300]
+    assert t.bundle_entries(t.bundle(entries)) == entries
+    with pytest.raises(t.LogProofInvalid):
+        t.bundle_entries(t.bundle(entries)[:-1])
+
+
+def test_signed_note_key_id_and_signature():
+    # Published vector of golang.org/x/mod/sumdb/note (note_test.go): the PeterNeumann key.
+    vkey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+    v = t.NoteVerifier.parse(vkey)
+    assert str(v) == vkey
+    text = ("If you think cryptography is the answer to your problem,\n"
+            "then you don't know what your problem is.\n"
+            "\n"
+            "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n")
+    assert t.open_note(text, v).startswith("If you think")
+    with pytest.raises(t.LogProofInvalid):
+        t.open_note(text.replace("answer", "Answer"), v)
+    with pytest.raises(t.LogProofInvalid):
+        t.NoteVerifier.parse(vkey.replace("c74f20a3", "c74f20a4"))
+
+
+def test_checkpoint_round_trip_and_tampering():
+    key = ed25519.Ed25519PrivateKey.generate()
+    pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    origin = "labels.example.org/log"
+    root = t.root_of(LEAVES[:7])
+    body = f"{origin}\n7\n{base64.b64encode(root).decode()}\n"
+    note = t.sign_note(body, origin, key.sign, pub)
+    cp = t.verify_checkpoint(note, t.verifier_key(origin, pub))
+    assert (cp.size, cp.root) == (7, root)
+    with pytest.raises(t.LogProofInvalid):
+        t.verify_checkpoint(note.replace("\n7\n", "\n8\n"), t.verifier_key(origin, pub))
+    other = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    with pytest.raises(t.LogProofInvalid):
+        t.verify_checkpoint(note, t.verifier_key(origin, other))
