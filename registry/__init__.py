@@ -26,6 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.extensions["registry.token_keys"] = _RegistryKeys()
     http.init_app(app)
+    from . import tlog
+
+    tlog.init_app(app)
 
     from .api import bp, public
 

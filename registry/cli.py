@@ -91,6 +91,7 @@ def create_registry_key():
 @registry_cli.command("rotate-key")
 def rotate_registry_key():
     """Retire the registry's key (it stays in the JWKS) and create a new one."""
+    from . import tlog
     from .models import utcnow
     from .services import audit
 
@@ -103,10 +104,22 @@ def rotate_registry_key():
         new = signer.registry_key(session, current_app.config["PUBLIC_URL"])
         audit.record(session, actor="cli", action="registry.key-rotated", target_type="registry",
                      target_id="registry", details={"retired": old.kid, "new": new.kid})
+        tlog.append(session, "registry.key-rotated", document={"retired": old.kid, "new": new.kid})
         session.commit()
         click.echo(new.kid)
     finally:
         session.close()
+
+
+@registry_cli.command("worker")
+@click.option("--once", is_flag=True, help="Run one round of every task and exit.")
+def worker(once: bool):
+    """Deliver webhooks and PACT callbacks, run export jobs and other background tasks."""
+    from . import worker as _worker
+
+    _worker.load_tasks()
+    handled = _worker.run(current_app._get_current_object(), once=once)
+    click.echo(f"handled {handled}", err=True)
 
 
 @registry_cli.command("demo")

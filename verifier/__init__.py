@@ -84,6 +84,15 @@ _EXPORTS: dict[str, str] = {
     "verify_registry_jws": "trust",
     "verify_status_list_credential": "trust",
     "verify_trust_list": "trust",
+    # verifier._tlog (the transparency log)
+    "LogProofInvalid": "_tlog",
+    "NoteVerifier": "_tlog",
+    "LogCheckpoint": "_tlog",
+    "verify_checkpoint": "_tlog",
+    "verify_inclusion": "_tlog",
+    "verify_consistency": "_tlog",
+    "verify_log_claim": "_tlog",
+    "log_leaf_hash": "_tlog",
 }
 
 __all__ = [
@@ -154,6 +163,15 @@ __all__ = [
     "StatusUnavailable",
     "TrustListUnavailable",
     "InputError",
+    # transparency log
+    "LogProofInvalid",
+    "NoteVerifier",
+    "LogCheckpoint",
+    "verify_checkpoint",
+    "verify_inclusion",
+    "verify_consistency",
+    "verify_log_claim",
+    "log_leaf_hash",
 ]
 
 

@@ -30,6 +30,7 @@ from .credential import (
     verify_credential,
 )
 from .errors import InputError, StatusUnavailable, VerifierError
+from . import _monitor
 from .keys import Fetch, HttpResolver, OfflineResolver, save_for_offline
 
 __all__ = ["main", "decode_image", "build_parser"]
@@ -377,6 +378,9 @@ def main(argv: Sequence[str] | None = None, *, fetch: Fetch | None = None) -> in
     Raises:
         Nothing for usage, input or verification problems (they become exit statuses 2 and 1).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["monitor"]:
+        return _monitor.main(argv[1:], fetch=fetch)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

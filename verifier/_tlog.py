@@ -34,12 +34,12 @@ class LogProofInvalid(VerifierError):
 
 
 def leaf_hash(entry: bytes) -> bytes:
-    """``SHA-256(0x00 ‖ entry)`` (RFC 9162 §2.1.1)."""
+    """``SHA-256(0x00 ‖ entry)`` (RFC 9162 §2.1.1). Raises nothing."""
     return hashlib.sha256(b"\x00" + entry).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    """``SHA-256(0x01 ‖ left ‖ right)`` (RFC 9162 §2.1.1)."""
+    """``SHA-256(0x01 ‖ left ‖ right)`` (RFC 9162 §2.1.1). Raises nothing."""
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
@@ -451,3 +451,7 @@ def verify_log_claim(claim: dict, leaf: bytes, verifier: NoteVerifier | str) -> 
     cp = verify_checkpoint(text, verifier)
     verify_inclusion(leaf, index, cp.size, proof, cp.root)
     return cp
+
+
+LogCheckpoint = Checkpoint
+log_leaf_hash = leaf_hash

@@ -20,3 +20,4 @@ def doc(*, body=None, response=None, status: int = 200, auth: str | None = None,
 
 from . import bodies, certificates, labels, public_docs, status  # noqa: E402,F401  (register routes)
 from . import verify  # noqa: E402,F401  (register routes: /api/v1/verify, /v/<id>)
+from . import log  # noqa: E402,F401  (register routes: /log/…)

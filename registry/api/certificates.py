@@ -17,6 +17,7 @@ from ..errors import Conflict, InvalidInput, NotAccredited, NotFound
 from ..http import json_body, limiter
 from ..models import Certificate, utcnow
 from ..schemas.certificates import CertificateIn, CertificateIssuedOut, CertificatePublicOut, CertificateStatusChangeIn
+from .. import tlog
 from ..services import accreditation, issuing, revocation
 from . import bp, doc
 
@@ -32,6 +33,12 @@ def _public_url() -> str:
 def _out(cert: Certificate, schema=CertificatePublicOut) -> dict:
     cert.public_url = _public_url()
     return schema().dump(cert)
+
+
+def _issued(cert: Certificate) -> dict:
+    out = _out(cert, CertificateIssuedOut)
+    out["log"] = tlog.certificate_claim(get_session(), cert.id)
+    return out
 
 
 @bp.post("/certificates")
@@ -52,7 +59,7 @@ def issue_certificate():
     if key:
         earlier = issuing.find_idempotent(session, principal.client_id, key, digest)
         if earlier is not None:
-            return _out(earlier, CertificateIssuedOut), 201, {"Idempotent-Replayed": "true"}
+            return _issued(earlier), 201, {"Idempotent-Replayed": "true"}
     data = CertificateIn().load(raw)
     body = accreditation.get_body(session, principal.body_id)
     cert = issuing.issue(session, current_app.extensions["registry.signer"], body, data, public_url=_public_url(),
@@ -66,12 +73,12 @@ def issue_certificate():
         if key:  # a concurrent retry with the same key won the race: answer with its certificate
             earlier = issuing.find_idempotent(session, principal.client_id, key, digest)
             if earlier is not None:
-                return _out(earlier, CertificateIssuedOut), 201, {"Idempotent-Replayed": "true"}
+                return _issued(earlier), 201, {"Idempotent-Replayed": "true"}
         if "offsets" in str(err.orig).lower():
             raise Conflict("An offset in this request already backs another certificate",
                            type="offset-already-used") from err
         raise
-    return _out(cert, CertificateIssuedOut), 201, {"Location": url_for("api.get_certificate", cert_id=cert.id)}
+    return _issued(cert), 201, {"Location": url_for("api.get_certificate", cert_id=cert.id)}
 
 
 @bp.get("/certificates/<cert_id>")

@@ -9,7 +9,7 @@ import threading
 from flask import Response, current_app, request
 from sqlalchemy import text
 
-from .. import auth
+from .. import auth, tlog
 from ..db import get_session
 from ..errors import RegistryError
 from ..http import limiter
@@ -138,6 +138,8 @@ def trust_list():
         if cache.digest != digest or payload["iat"] > cache.expires - ttl // 2:
             cache.token = current_app.extensions["registry.signer"].sign(payload, key, typ="trust-list+jwt")
             cache.digest, cache.expires = digest, payload["exp"]
+            tlog.append(session, "trust-list.published", document=cache.token)
+            session.commit()
         token = cache.token
     resp = Response(token, mimetype="application/jwt")
     resp.set_etag(digest[:32])

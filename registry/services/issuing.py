@@ -22,6 +22,7 @@ from ..models import (Body, Category, Certificate, CertificateBasis, Certificate
                       utcnow)
 from ..schemas.bodies import CategoryOut
 from ..signing import Signer
+from .. import tlog
 from . import accreditation, audit, revocation, statuslists
 
 
@@ -151,6 +152,7 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
                  details={"number": cert.number, "type": kind, "grade": cert.grade, "kid": key.kid,
                           "basedOn": [r.certificate_id for r in records],
                           "offsets": [f"{o['registry']}:{o['serialNumber']}" for o in offsets]})
+    tlog.append(session, "certificate.issued", certificate=cert, now=now)
     if preceding is not None:
         revocation.change_status(session, preceding, "revoke", "superseded", actor=actor,
                                  details={"supersededBy": cert.id})

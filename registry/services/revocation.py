@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, Forbidden, NotFound
 from ..models import Certificate, CertificateBasis
+from .. import tlog
 from . import audit, statuslists
 
 TRANSITIONS = {"suspend": ({"active"}, "suspended"), "reinstate": ({"suspended"}, "active"),
@@ -44,6 +45,7 @@ def change_status(session: Session, cert: Certificate, action: str, reason: str,
         statuslists.set_status(session, cert.suspension_list_id, cert.suspension_index, target == "suspended")
     audit.record(session, actor=actor, action=f"certificate.{target}", target_type="certificate", target_id=cert.id,
                  reason=reason, details={"number": cert.number, "from": before, **(details or {})})
+    tlog.append(session, f"certificate.{'reinstated' if action == 'reinstate' else target}", certificate=cert, details=details)
     session.flush()
     if action == "revoke":
         _suspend_dependants(session, cert, reason, actor)
