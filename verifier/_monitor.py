@@ -113,8 +113,8 @@ def check(base: str, state: dict, args: argparse.Namespace, fetch: Fetch, out) -
     while tile * t.TILE_WIDTH < cp.size:
         width = min(t.TILE_WIDTH, cp.size - tile * t.TILE_WIDTH)
         try:
-            entries = t.bundle_entries(_get(fetch, f"{base}/{t.tile_path('entries', tile, width)}"))
-            hashes = t.tile_hashes(_get(fetch, f"{base}/{t.tile_path(0, tile, width)}"), width)
+            entries = t.bundle_entries(_get(fetch, f"{base}/log/{t.tile_path('entries', tile, width)}"))
+            hashes = t.tile_hashes(_get(fetch, f"{base}/log/{t.tile_path(0, tile, width)}"), width)
         except t.LogProofInvalid as err:
             raise _Alarm(f"tile {tile}: {err}") from err
         if len(entries) != width:

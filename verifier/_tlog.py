@@ -262,7 +262,7 @@ class NoteVerifier:
     @classmethod
     def parse(cls, text: str) -> NoteVerifier:
         """Read a verifier key string; raises LogProofInvalid when it is malformed."""
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)
         if len(parts) != 3 or not parts[0]:
             raise LogProofInvalid("a note verifier key is <name>+<key id>+<key>")
         name, hex_id, b64 = parts

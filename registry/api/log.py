@@ -125,7 +125,8 @@ def log_inclusion():
         size = tlog.checkpoint(session).size
     if "hash" in request.args:
         try:
-            leaf = base64.b64decode(request.args["hash"], validate=True)
+            # a "+" left unescaped in a query string arrives as a space
+            leaf = base64.b64decode(request.args["hash"].replace(" ", "+"), validate=True)
         except ValueError as err:
             raise InvalidInput("hash must be base64", type="invalid-log-query",
                                errors={"hash": ["Must be base64."]}) from err
