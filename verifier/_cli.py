@@ -30,7 +30,7 @@ from .credential import (
     verify_credential,
 )
 from .errors import InputError, StatusUnavailable, VerifierError
-from . import _monitor
+from . import _logcheck, _monitor
 from .keys import Fetch, HttpResolver, OfflineResolver, save_for_offline
 
 __all__ = ["main", "decode_image", "build_parser"]
@@ -318,6 +318,7 @@ def _save(args: argparse.Namespace, data_dir: Path, fetch: Fetch | None) -> int:
     resolver = _make_resolver(args, data_dir, fetch)
     try:
         manifest = save_for_offline(resolver, target, credentials=texts)
+        manifest["logProofs"] = _logcheck.save_claims(resolver, target, texts, fetch=fetch)
     except VerifierError as err:
         print(f"carbon-verify: could not save offline data: {err}", file=sys.stderr)
         return EXIT_NOT_VERIFIED
@@ -359,6 +360,7 @@ def _verify(args: argparse.Namespace, data_dir: Path, fetch: Fetch | None, now: 
                 "STATUS_UNAVAILABLE", f"the credential could not be fetched: {err}", now=now)
             return _report(result, args)
     result = verify_credential(text, resolver, now=now)
+    result.checks.append(_logcheck.log_check(result, text, resolver, fetch=fetch, offline=args.offline))
     return _report(result, args)
 
 

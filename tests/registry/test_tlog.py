@@ -265,8 +265,8 @@ def test_worker_task_signs_checkpoints(app, session):
 
 def _client_fetch(client):
     def fetch(url, headers):
-        path = url.removeprefix("http://registry.test")
-        resp = client.get(path)
+        path = url.removeprefix("http://registry.test").removeprefix("https://registry.test")
+        resp = client.get(path, headers=dict(headers or {}))
         return resp.status_code, dict(resp.headers), resp.data
     return fetch
 
@@ -298,3 +298,33 @@ def test_concurrent_issuances_get_gap_free_unique_indices(live_server, is_postgr
     for r in responses:
         claim = r.json()["log"]
         t.verify_log_claim(claim, t.leaf_hash(claim["entry"].encode()), key)
+
+
+def test_carbon_verify_reports_log_inclusion_online_and_offline(client, env, session, tmp_path, capsys):
+    from verifier._cli import main
+
+    out = issue(client, env)
+    path = tmp_path / "cred.jwt"
+    path.write_text(out["credential"])
+    fetch = _client_fetch(client)
+    data = tmp_path / "data"
+    code = main(["--json", "--registry", "http://registry.test", "--data-dir", str(data), str(path)], fetch=fetch)
+    result = json.loads(capsys.readouterr().out)
+    check = next(c for c in result["checks"] if c["name"] == "log-inclusion")
+    assert code == 0 and check["ok"] and not check.get("skipped"), check
+    code = main(["--registry", "http://registry.test", "--data-dir", str(data), "--save-offline", str(data), str(path)],
+                fetch=fetch)
+    capsys.readouterr()
+    assert code == 0 and (data / "log" / f"{out['id']}.json").exists()
+    code = main(["--json", "--offline", "--data-dir", str(data), str(path)])
+    result = json.loads(capsys.readouterr().out)
+    check = next(c for c in result["checks"] if c["name"] == "log-inclusion")
+    assert check["ok"] and not check.get("skipped"), check
+    # a saved proof that was tampered with fails the check
+    saved = data / "log" / f"{out['id']}.json"
+    claim = json.loads(saved.read_text())
+    claim["index"] += 1
+    saved.write_text(json.dumps(claim))
+    main(["--json", "--offline", "--data-dir", str(data), str(path)])
+    check = next(c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"] == "log-inclusion")
+    assert not check["ok"] and not check.get("skipped"), check

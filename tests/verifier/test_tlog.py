@@ -109,6 +109,10 @@ def test_rfc8785_canonical_json():
     assert t.canonical_json({"b": [1, None, True], "a": "\u2028\x1f"}) == b'{"a":"\xe2\x80\xa8\\u001f","b":[1,null,true]}'
     with pytest.raises(ValueError):
         t.canonical_json({"x": 1.5})
+    # the fast path for flat events gives what the general one gives
+    flat = {"\u20ac": "a\x00\n\"\\", "1": 7, "z": None, "\u00f6": True, "kind": "\u4e2d\u6587"}
+    assert t.canonical_json(flat) == t._jcs(flat).encode()
+    assert t.canonical_json(flat).decode() == '{"1":7,"kind":"\u4e2d\u6587","z":null,"\u00f6":true,"\u20ac":"a\\u0000\\n\\"\\\\"}'
 
 
 def test_tile_paths():
