@@ -24,7 +24,7 @@ def upgrade() -> None:
                     sa.Column("entry", sa.LargeBinary(), nullable=False),
                     sa.Column("kind", sa.String(length=40), nullable=False),
                     sa.Column("certificate_id", sa.String(length=36), nullable=True),
-                    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+                    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
                     sa.PrimaryKeyConstraint("idx", name=op.f("pk_tlog_entries")))
     op.create_index(op.f("ix_tlog_entries_certificate_id"), "tlog_entries", ["certificate_id"], unique=False)
     op.create_table("tlog_tiles",
