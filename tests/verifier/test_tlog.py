@@ -161,3 +161,34 @@ def test_checkpoint_round_trip_and_tampering():
     other = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     with pytest.raises(t.LogProofInvalid):
         t.verify_checkpoint(note, t.verifier_key(origin, other))
+
+
+def test_documented_vector():
+    """The test vector of docs/transparency-log.md."""
+    entries = [
+        b'{"body":"7d1c2d4e-0c5b-4f7e-9a51-3f1c7d0e2b11","kid":"did:web:labels.example.org:bodies:7d1c2d4e-0c5b-4f7e-9a51-3f1c7d0e2b11#key-1","kind":"key.created","owner":"body","sha256":"f571aa6a2e69072f2de07b0723172eebc5f8fdee1f3a0ecc63229830773b58f0","time":"2026-01-05T08:00:00.000000Z"}',
+        b'{"body":"7d1c2d4e-0c5b-4f7e-9a51-3f1c7d0e2b11","certificateId":"3b0e8c3a-5d2e-4a8b-9f0c-1e2d3c4b5a69","certificateNumber":"CQC-2026-000001","gtin":"06901234567892","kind":"certificate.issued","manufacturer":"urn:uscc:91340000MA2N00001X","sha256":"4900006da33ffbbac1b0a43576e7d78c8a91805fb904cc58d21b54215ef80bce","time":"2026-01-06T09:30:00.000000Z","type":"carbon-footprint"}',
+        b'{"body":"7d1c2d4e-0c5b-4f7e-9a51-3f1c7d0e2b11","certificateId":"3b0e8c3a-5d2e-4a8b-9f0c-1e2d3c4b5a69","certificateNumber":"CQC-2026-000001","gtin":"06901234567892","kind":"certificate.suspended","manufacturer":"urn:uscc:91340000MA2N00001X","sha256":"4900006da33ffbbac1b0a43576e7d78c8a91805fb904cc58d21b54215ef80bce","time":"2026-02-01T10:00:00.000000Z","type":"carbon-footprint"}',
+    ]
+    for e in entries:  # already canonical
+        import json
+        assert t.canonical_json(json.loads(e)) == e
+    leaves = [t.leaf_hash(e).hex() for e in entries]
+    assert leaves == ["aa4c45cd4eb5a614d6e435ec9b0aa353686cfc6f73b9c93be8c4ae6e6ad611ab",
+                      "c6153574cbd56450ca8418a6ae635bd06b527353cb26c523265db09ad1bf6713",
+                      "278ec3c75be336000e5ca9aa65ae1f9f9ca5ae27d0a7d4b1ea50a5d24d2e22ad"]
+    root = naive_mth(entries)
+    assert root.hex() == "9d07379f1daf5eaaf854bbef5a5daa79729116eb2c73dce6419a6601fa58634f"
+    seed = hashlib.sha256(b"carbon label registry log test vector").digest()
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    vkey = "labels.example.org/log+bdaa7e35+AX6/o1oofXpuzUFdioNxfP2+R6thmM8lKzlScNvQ02vr"
+    assert t.verifier_key("labels.example.org/log", pub) == vkey
+    note = ("labels.example.org/log\n3\nnQc3nx2vXqr4VLvvWl2qeXKRFussc9zmQZpmAfpYY08=\n\n"
+            "\u2014 labels.example.org/log vap+Nd6kNTQj6eBZucHxBJL8SHKPF9rPIV4uPb2smE0jMowOrhpaHsWDpctMfdxARK5ks8AsBxYaCA8QGHccUqGmdAc=\n")
+    assert t.sign_note("labels.example.org/log\n3\nnQc3nx2vXqr4VLvvWl2qeXKRFussc9zmQZpmAfpYY08=\n",
+                       "labels.example.org/log", key.sign, pub) == note
+    cp = t.verify_checkpoint(note, vkey)
+    assert (cp.size, cp.root) == (3, root)
+    t.verify_inclusion(t.leaf_hash(entries[1]), 1, 3, [t.leaf_hash(entries[0]), t.leaf_hash(entries[2])], root)
+    t.verify_consistency(2, 3, [t.leaf_hash(entries[2])], naive_mth(entries[:2]), root)
