@@ -172,9 +172,11 @@ class Tree:
     Full tiles are immutable once committed, so they may come from a shared ``cache``.
     """
 
-    def __init__(self, conn, size: int, cache: _TileCache | None = None):
+    def __init__(self, conn, size: int, cache: _TileCache | None = None, edge: dict | None = None):
         self.conn, self.size, self.cache = conn, size, cache
-        self._partial: dict[tuple[int, int], list[bytes]] = {}
+        # Hashes of tiles not yet full. Entries never change, so a prefix read once stays true and
+        # a process may share it (``edge``) to read only what was appended since.
+        self._partial: dict[tuple[int, int], list[bytes]] = {} if edge is None else edge
 
     def _full(self, level: int, t: int) -> bytes:
         blob = self.cache.get((level, t)) if self.cache is not None else None
@@ -196,17 +198,22 @@ class Tree:
         if self.width(level, t) == WIDTH:
             blob = self._full(level, t)
             return [blob[i * 32:(i + 1) * 32] for i in range(width)]
-        hit = self._partial.get((level, t))
-        if hit is None or len(hit) < width:
-            lo = t * WIDTH
+        hit = self._partial.get((level, t)) or []
+        if len(hit) < width:
+            lo = t * WIDTH + len(hit)
+            hi = t * WIDTH + width
             if level == 0:
-                q = select(TlogEntry.leaf_hash).where(TlogEntry.idx >= lo, TlogEntry.idx < lo + width).order_by(TlogEntry.idx)
+                q = select(TlogEntry.leaf_hash).where(TlogEntry.idx >= lo, TlogEntry.idx < hi).order_by(TlogEntry.idx)
             else:
                 q = select(TlogTile.root).where(TlogTile.level == level - 1, TlogTile.idx >= lo,
-                                                TlogTile.idx < lo + width).order_by(TlogTile.idx)
-            hit = self._partial[(level, t)] = list(self.conn.execute(q).scalars())
-            if len(hit) < width:
-                raise LookupError(f"log tile {level}/{t} has {len(hit)} of {width} hashes")
+                                                TlogTile.idx < hi).order_by(TlogTile.idx)
+            more = list(self.conn.execute(q).scalars())
+            if len(more) < hi - lo:
+                raise LookupError(f"log tile {level}/{t} has {len(hit) + len(more)} of {width} hashes")
+            hit = hit + more
+            if len(self._partial) > 64:
+                self._partial.clear()
+            self._partial[(level, t)] = hit
         return hit[:width]
 
     def node(self, height: int, index: int) -> bytes:
@@ -268,6 +275,7 @@ class _State:
         self.tiles = _TileCache()
         self.indices = _TileCache(100_000)  # certificate id → index of its issuance entry
         self.claims = _TileCache(10_000)  # (index, size) → inclusion proof
+        self.edge: dict = {}  # hashes of the tiles not yet full, as far as read
 
 
 def _state(app) -> _State:
@@ -285,7 +293,8 @@ def tree(conn, at: int | None = None, *, app=None) -> Tree:
     from flask import current_app
 
     app = app or current_app._get_current_object()
-    return Tree(conn, size(conn) if at is None else at, _state(app).tiles)
+    st = _state(app)
+    return Tree(conn, size(conn) if at is None else at, st.tiles, st.edge)
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,7 +367,7 @@ def checkpoint(session: Session, *, cover: int = 0, app=None) -> merkle.Checkpoi
     signer = app.extensions["registry.signer"]
     key = _log_key(session, app)
     current = size(session)
-    t = Tree(session, current, st.tiles)
+    t = Tree(session, current, st.tiles, st.edge)
     name = origin_for(app.config["PUBLIC_URL"])
     body = merkle.Checkpoint(name, current, t.root()).body
     note = merkle.sign_note(body, name, lambda data: signer.sign_bytes(key, data), _raw_public(key))
@@ -408,7 +417,7 @@ def claim(session: Session, index: int, *, app=None) -> dict:
     hit = st.claims.get(key)
     if hit is None:
         session = _open(session)
-        t = Tree(session, cp.size, st.tiles)
+        t = Tree(session, cp.size, st.tiles, st.edge)
         entry = session.execute(select(TlogEntry.entry).where(TlogEntry.idx == index)).scalar_one()
         hit = (merkle.b64_hashes(t.inclusion(index)), entry.decode())
         st.claims.put(key, hit)

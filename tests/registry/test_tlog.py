@@ -328,3 +328,33 @@ def test_carbon_verify_reports_log_inclusion_online_and_offline(client, env, ses
     main(["--json", "--offline", "--data-dir", str(data), str(path)])
     check = next(c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"] == "log-inclusion")
     assert not check["ok"] and not check.get("skipped"), check
+
+
+def test_verification_answers_carry_the_log_claim(client, env, app, session):
+    out = issue(client, env)
+    key = log_key(client)
+    leaf_of = lambda claim: t.leaf_hash(claim["entry"].encode())  # noqa: E731
+    resp = client.post("/api/v1/verify", json={"credential": out["credential"]})
+    claim = resp.get_json()["log"]
+    assert json.loads(claim["entry"])["certificateId"] == out["id"]
+    t.verify_log_claim(claim, leaf_of(claim), key)
+    batch = client.post("/api/v1/verify", json={"items": [{"credential": out["credential"]}, {"qr": "garbage"}]})
+    results = batch.get_json()["results"]
+    assert results[0]["log"]["index"] == claim["index"] and "log" not in results[1]
+    first = client.get(f"/v/{out['id']}", headers={"Accept": "application/json"})
+    body = first.get_json()
+    assert body["verified"] and body["log"]["index"] == claim["index"]
+    t.verify_log_claim(body["log"], leaf_of(body["log"]), key)
+    etag = first.headers["ETag"]
+    # the memoised answer is reused, and the ETag follows the checkpoint it carries
+    again = client.get(f"/v/{out['id']}", headers={"Accept": "application/json", "If-None-Match": etag})
+    assert again.status_code == 304
+    app.config["TLOG_CHECKPOINT_INTERVAL"] = 0
+    issue(client, env)  # the log grows: a newer checkpoint
+    later = client.get(f"/v/{out['id']}", headers={"Accept": "application/json", "If-None-Match": etag})
+    assert later.status_code == 200 and later.headers["ETag"] != etag
+    newer = later.get_json()["log"]
+    cp = t.verify_log_claim(newer, leaf_of(newer), key)
+    assert cp.size > t.verify_checkpoint(claim["checkpoint"], key).size
+    assert {k: v for k, v in later.get_json().items() if k not in ("log", "checkedAt", "statusAsOf")} == \
+        {k: v for k, v in body.items() if k not in ("log", "checkedAt", "statusAsOf")}
