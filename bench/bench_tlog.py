@@ -146,7 +146,7 @@ def bench_proof(args) -> None:
         root = tlog.Tree(conn, size).root()
         picks = [rng.randrange(size) for _ in range(300)]
         cold, warm = [], []
-        cache = tlog._TileCache()
+        cache, edge = tlog._TileCache(), {}
         leaves = {i: conn.execute(text(f"SELECT leaf_hash FROM tlog_entries WHERE idx = {i}")).scalar_one()
                   for i in picks}
         for i in picks:
@@ -155,14 +155,14 @@ def bench_proof(args) -> None:
             cold.append(time.perf_counter() - t1)
             merkle.verify_inclusion(leaves[i], i, size, proof, root)
         for i in picks:
-            tlog.Tree(conn, size, cache).inclusion(i)
+            tlog.Tree(conn, size, cache, edge).inclusion(i)
         for i in picks:
             t1 = time.perf_counter()
-            tlog.Tree(conn, size, cache).inclusion(i)
+            tlog.Tree(conn, size, cache, edge).inclusion(i)
             warm.append(time.perf_counter() - t1)
         t1 = time.perf_counter()
         for i in picks[:100]:
-            merkle.verify_inclusion(leaves[i], i, size, tlog.Tree(conn, size, cache).inclusion(i), root)
+            merkle.verify_inclusion(leaves[i], i, size, tlog.Tree(conn, size, cache, edge).inclusion(i), root)
         verify_s = (time.perf_counter() - t1) / 100
     print(f"inclusion proofs ({url.split(':')[0]}) at {size:,} entries (built in {build_s:.0f} s), 300 random leaves")
     print(f"  cold (stored tiles only)  median {statistics.median(cold) * 1e3:6.3f} ms   p99 "

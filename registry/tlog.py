@@ -20,7 +20,7 @@ from collections import OrderedDict
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from verifier import _tlog as merkle
@@ -166,6 +166,14 @@ def _bulk_seal(conn, pending: dict[int, list[bytes]], level: int, t: int, base: 
 # Reading the tree
 
 
+# Built once: these run for every proof.
+_FULL_TILE = select(TlogTile.hashes).where(TlogTile.level == bindparam("level"), TlogTile.idx == bindparam("t"))
+_LEAVES = (select(TlogEntry.leaf_hash).where(TlogEntry.idx >= bindparam("lo"), TlogEntry.idx < bindparam("hi"))
+           .order_by(TlogEntry.idx))
+_ROOTS = (select(TlogTile.root).where(TlogTile.level == bindparam("level"), TlogTile.idx >= bindparam("lo"),
+                                      TlogTile.idx < bindparam("hi")).order_by(TlogTile.idx))
+
+
 class Tree:
     """The tree of the first ``size`` entries, read through ``conn`` (a Session or Connection).
 
@@ -173,20 +181,19 @@ class Tree:
     """
 
     def __init__(self, conn, size: int, cache: _TileCache | None = None, edge: dict | None = None):
-        self.conn, self.size, self.cache = conn, size, cache
+        self.conn, self.size = conn, size
+        self.cache = cache if cache is not None else _TileCache()
         # Hashes of tiles not yet full. Entries never change, so a prefix read once stays true and
         # a process may share it (``edge``) to read only what was appended since.
         self._partial: dict[tuple[int, int], list[bytes]] = {} if edge is None else edge
 
     def _full(self, level: int, t: int) -> bytes:
-        blob = self.cache.get((level, t)) if self.cache is not None else None
+        blob = self.cache.get((level, t))
         if blob is None:
-            blob = self.conn.execute(select(TlogTile.hashes).where(TlogTile.level == level, TlogTile.idx == t)
-                                     ).scalar_one_or_none()
+            blob = self.conn.execute(_FULL_TILE, {"level": level, "t": t}).scalar_one_or_none()
             if blob is None:
                 raise LookupError(f"log tile {level}/{t} is missing")
-            if self.cache is not None:
-                self.cache.put((level, t), blob)
+            self.cache.put((level, t), blob)
         return blob
 
     def width(self, level: int, t: int) -> int:
@@ -203,15 +210,13 @@ class Tree:
             lo = t * WIDTH + len(hit)
             hi = t * WIDTH + width
             if level == 0:
-                q = select(TlogEntry.leaf_hash).where(TlogEntry.idx >= lo, TlogEntry.idx < hi).order_by(TlogEntry.idx)
+                more = list(self.conn.execute(_LEAVES, {"lo": lo, "hi": hi}).scalars())
             else:
-                q = select(TlogTile.root).where(TlogTile.level == level - 1, TlogTile.idx >= lo,
-                                                TlogTile.idx < hi).order_by(TlogTile.idx)
-            more = list(self.conn.execute(q).scalars())
+                more = list(self.conn.execute(_ROOTS, {"level": level - 1, "lo": lo, "hi": hi}).scalars())
             if len(more) < hi - lo:
                 raise LookupError(f"log tile {level}/{t} has {len(hit) + len(more)} of {width} hashes")
             hit = hit + more
-            if len(self._partial) > 64:
+            if len(self._partial) > 4096:
                 self._partial.clear()
             self._partial[(level, t)] = hit
         return hit[:width]
@@ -225,8 +230,12 @@ class Tree:
             blob = self._full(level, t)
             pos = (2 * WIDTH - (2 * WIDTH >> sub)) + ((first - t * WIDTH) >> sub)
             return blob[pos * 32:(pos + 1) * 32]
-        lo = first - t * WIDTH
-        return merkle.root_of(self.base(level, t, lo + (1 << sub))[lo:])
+        key = (height, index)  # a complete subtree's hash never changes: keep it with the edge
+        hit = self._partial.get(key)
+        if hit is None:
+            lo = first - t * WIDTH
+            hit = self._partial[key] = merkle.root_of(self.base(level, t, lo + (1 << sub))[lo:])
+        return hit
 
     def mth(self, lo: int, hi: int) -> bytes:
         n = hi - lo
