@@ -17,6 +17,7 @@ import argparse
 import base64
 import http.client
 import json
+import logging
 import random
 import statistics
 import sys
@@ -48,6 +49,7 @@ def fresh_db(args, name: str) -> str:
 
 
 def bench_issuance(args) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     url = fresh_db(args, "issuance")
     command.upgrade(alembic_config(url), "head")
     holder = {}
