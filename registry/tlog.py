@@ -73,18 +73,23 @@ def build_event(kind: str, *, certificate=None, body_id: str | None = None, key=
     return {k: v for k, v in event.items() if v is not None}
 
 
+_STATE = TlogState.__table__
+_BUMP = _STATE.update().where(_STATE.c.id == 1).values(size=_STATE.c.size + 1).returning(_STATE.c.size)
+_APPEND = TlogEntry.__table__.insert()
+_SIZE = select(_STATE.c.size).where(_STATE.c.id == 1)
+
+
 def append(session: Session, kind: str, *, certificate=None, body_id: str | None = None, key=None,
            document=None, details: dict | None = None, now: datetime | None = None) -> int:
     """Append one event in the session's transaction; returns its index."""
     event = build_event(kind, certificate=certificate, body_id=body_id, key=key, document=document,
                         details=details, now=now)
     entry = merkle.canonical_json(event)
-    size = session.execute(update(TlogState).where(TlogState.id == 1).values(size=TlogState.size + 1)
-                           .returning(TlogState.size).execution_options(synchronize_session=False)).scalar_one()
+    conn = session.connection()  # Core: no ORM statement handling, and no flush needed first
+    size = conn.execute(_BUMP).scalar_one()
     index = size - 1
-    session.execute(insert(TlogEntry).values(idx=index, leaf_hash=merkle.leaf_hash(entry), entry=entry,
-                                             kind=event["kind"], certificate_id=event.get("certificateId"),
-                                             created_at=utcnow()))
+    conn.execute(_APPEND, {"idx": index, "leaf_hash": merkle.leaf_hash(entry), "entry": entry, "kind": event["kind"],
+                           "certificate_id": event.get("certificateId"), "created_at": utcnow()})
     if size % WIDTH == 0:
         _seal_tiles(session, size)
     if event["kind"] == "certificate.issued":
@@ -301,7 +306,8 @@ def _state(app) -> _State:
 
 
 def size(conn) -> int:
-    return conn.execute(select(TlogState.size).where(TlogState.id == 1)).scalar_one()
+    """The log's size as committed (or as this transaction has it)."""
+    return conn.execute(_SIZE).scalar_one()
 
 
 def tree(conn, at: int | None = None, *, app=None) -> Tree:
@@ -382,18 +388,19 @@ def checkpoint(session: Session, *, cover: int = 0, app=None) -> merkle.Checkpoi
     cur = st.latest
     if st.key is None:
         _log_key(session, app)  # made on first use; its creation is an entry of its own
-    current = size(session)
+    conn = session.connection()
+    current = size(conn)
     if cur is not None and cur.size >= cover and (cur.size == current or now - st.signed_at < interval):
         with st.lock:
             st.checked_at = now
         return cur
     signer = app.extensions["registry.signer"]
     key = _log_key(session, app)
-    t = Tree(session, current, st.tiles, st.edge)
+    root = Tree(conn, current, st.tiles, st.edge).root()
     name = origin_for(app.config["PUBLIC_URL"])
-    body = merkle.Checkpoint(name, current, t.root()).body
+    body = merkle.Checkpoint(name, current, root).body
     note = merkle.sign_note(body, name, lambda data: signer.sign_bytes(key, data), _raw_public(key))
-    cp = merkle.Checkpoint(name, current, t.root(), note)
+    cp = merkle.Checkpoint(name, current, root, note)
     if st.stored_size < current and now - st.stored_at >= interval:
         _store(session, cp)
         st.stored_size, st.stored_at = current, now
@@ -443,7 +450,7 @@ def claim(session: Session, index: int, *, app=None) -> dict:
     hit = st.claims.get(key)
     if hit is None:
         session = _open(session)
-        t = Tree(session, cp.size, st.tiles, st.edge)
+        t = Tree(session.connection(), cp.size, st.tiles, st.edge)
         noted = [e for i, e in session.info.get("tlog.issued", {}).values() if i == index]
         entry = noted[0] if noted else session.execute(select(TlogEntry.entry).where(TlogEntry.idx == index)).scalar_one()
         hit = (merkle.b64_hashes(t.inclusion(index)), entry.decode())
