@@ -239,7 +239,7 @@ class Tree:
             blob = self._full(level, t)
             pos = (2 * WIDTH - (2 * WIDTH >> sub)) + ((first - t * WIDTH) >> sub)
             return blob[pos * 32:(pos + 1) * 32]
-        key = (height, index)  # a complete subtree's hash never changes: keep it with the edge
+        key = ("node", height, index)  # a complete subtree's hash never changes: keep it with the edge
         hit = self._partial.get(key)
         if hit is None:
             lo = first - t * WIDTH

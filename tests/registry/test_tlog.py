@@ -6,6 +6,7 @@ import base64
 import contextlib
 import hashlib
 import io
+import random
 import json
 import uuid
 from urllib.parse import quote
@@ -372,3 +373,23 @@ def test_verification_answers_carry_the_log_claim(client, env, app, session):
     assert cp.size > t.verify_checkpoint(claim["checkpoint"], key).size
     assert [later.get_json()[k] for k in ("verified", "certificate", "credential")] == \
         [body[k] for k in ("verified", "certificate", "credential")]
+
+
+def test_one_process_serves_right_proofs_while_the_log_grows(app, session):
+    """The process-wide caches (full tiles, the right edge, complete subtrees) stay right as entries arrive."""
+    app.config["TLOG_CHECKPOINT_INTERVAL"] = 0
+    with app.app_context():
+        tlog.verifier_key(session)
+        rng = random.Random(7)
+        while tlog.size(session) < 700:
+            fill(session, app, rng.choice((1, 1, 2, 5, 31)))
+            entries = all_entries(session)
+            n = len(entries)
+            index = rng.randrange(n)
+            c = tlog.claim(session, index)
+            cp = t.Checkpoint.parse_body(c["checkpoint"][:c["checkpoint"].index("\n\n") + 1])
+            assert cp.size == n and cp.root == naive_mth(entries)
+            t.verify_inclusion(t.leaf_hash(entries[index]), index, n, t.unb64_hashes(c["inclusionProof"]), cp.root)
+            first = rng.randint(1, n)
+            proof = tlog.tree(session).consistency(first)
+            t.verify_consistency(first, n, proof, naive_mth(entries[:first]), cp.root)
