@@ -356,7 +356,7 @@ def _open(session):
     return session() if callable(session) else session
 
 
-def checkpoint(session: Session, *, cover: int = 0, app=None) -> merkle.Checkpoint:
+def checkpoint(session: Session, *, cover: int = 0, app=None, known_size: int | None = None) -> merkle.Checkpoint:
     """A recent signed checkpoint of at least ``cover`` entries.
 
     Signs a new one only when the tree grew and the latest is older than the interval (or does
@@ -389,7 +389,7 @@ def checkpoint(session: Session, *, cover: int = 0, app=None) -> merkle.Checkpoi
     if st.key is None:
         _log_key(session, app)  # made on first use; its creation is an entry of its own
     conn = session.connection()
-    current = size(conn)
+    current = known_size if known_size is not None else size(conn)
     if cur is not None and cur.size >= cover and (cur.size == current or now - st.signed_at < interval):
         with st.lock:
             st.checked_at = now
@@ -444,18 +444,30 @@ def claim(session: Session, index: int, *, app=None) -> dict:
     from flask import current_app
 
     app = app or current_app._get_current_object()
-    cp = checkpoint(session, cover=index + 1, app=app)
     st = _state(app)
+    noted = None if callable(session) else [e for i, e in session.info.get("tlog.issued", {}).values() if i == index]
+    if noted:
+        # This session appended it and has committed: every entry before it is committed too (appends
+        # are serialised), so a tree of index + 1 entries exists, and its right edge ends with this leaf.
+        _extend_edge(st.edge, index, merkle.leaf_hash(noted[0]))
+        cp = checkpoint(session, cover=index + 1, app=app, known_size=index + 1)
+    else:
+        cp = checkpoint(session, cover=index + 1, app=app)
     key = (index, cp.size, cp.root)
     hit = st.claims.get(key)
     if hit is None:
         session = _open(session)
         t = Tree(session.connection(), cp.size, st.tiles, st.edge)
-        noted = [e for i, e in session.info.get("tlog.issued", {}).values() if i == index]
         entry = noted[0] if noted else session.execute(select(TlogEntry.entry).where(TlogEntry.idx == index)).scalar_one()
         hit = (merkle.b64_hashes(t.inclusion(index)), entry.decode())
         st.claims.put(key, hit)
     return {"index": index, "checkpoint": cp.text, "inclusionProof": hit[0], "entry": hit[1]}
+
+
+def _extend_edge(edge: dict, index: int, leaf: bytes) -> None:
+    known = edge.get((0, index // WIDTH))
+    if known is not None and len(known) == index % WIDTH:
+        edge[(0, index // WIDTH)] = known + [leaf]
 
 
 def certificate_claim(session: Session, certificate_id: str, *, app=None) -> dict | None:
