@@ -96,7 +96,10 @@ def log_check(result: Any, text: str, resolver: Any, *, fetch: Fetch | None, off
 
 
 def save_claims(resolver: Any, target: Path, texts: list[str], *, fetch: Fetch | None) -> int:
-    """Save the log claims of ``texts`` (checked first) under ``target/log``; returns how many. Raises OSError."""
+    """Save the log claims of ``texts`` (checked first) under ``target/log``; returns how many.
+
+    Raises OSError when ``target`` cannot be written; a proof that cannot be fetched is left out.
+    """
     get = fetch or (lambda url, headers: urllib_fetch(url, headers, timeout=10))
     key = log_key_from_trust_list(resolver.trust_list_jws())
     saved = 0
@@ -104,8 +107,11 @@ def save_claims(resolver: Any, target: Path, texts: list[str], *, fetch: Fetch |
         jws = _credential_jws(text)
         if jws is None or key is None:
             continue
-        cert_id = str(_payload(jws).get("id", "")).removeprefix("urn:uuid:")
-        claim = _fetch_claim(resolver.registry_url, cert_id, get)
+        try:
+            cert_id = str(_payload(jws).get("id", "")).removeprefix("urn:uuid:")
+            claim = _fetch_claim(resolver.registry_url, cert_id, get)
+        except (OSError, ValueError, AttributeError):  # no proof to keep; the rest is saved
+            continue
         if claim is None or not check_claim(claim, jws, key).ok:
             continue
         (Path(target) / LOG_DIR).mkdir(parents=True, exist_ok=True)
