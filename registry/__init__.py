@@ -37,6 +37,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import hardening
 
     hardening.init_app(app)
+    from . import tlog
+
+    tlog.init_app(app)
 
     from .api import bp, public
 

@@ -118,6 +118,7 @@ def create_registry_key():
 @registry_cli.command("rotate-key")
 def rotate_registry_key():
     """Retire the registry's key (it stays in the JWKS) and create a new one."""
+    from . import tlog
     from .models import utcnow
     from .services import audit
 
@@ -130,6 +131,7 @@ def rotate_registry_key():
         new = signer.registry_key(session, current_app.config["PUBLIC_URL"])
         audit.record(session, actor="cli", action="registry.key-rotated", target_type="registry",
                      target_id="registry", details={"retired": old.kid, "new": new.kid})
+        tlog.append(session, "registry.key-rotated", document={"retired": old.kid, "new": new.kid})
         session.commit()
         click.echo(new.kid)
     finally:

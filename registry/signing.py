@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from verifier import did_web as did_for
 
+from . import tlog
 from .errors import RegistryError
 from .models import SigningKey, utcnow
 
@@ -89,6 +90,7 @@ class Signer:
                          private_key_encrypted=self._fernet.encrypt(der), active_from=now)
         session.add(key)
         session.flush()
+        tlog.append(session, "key.created", key=key, now=now)
         return key
 
     def _private(self, key: SigningKey):
@@ -128,3 +130,20 @@ class Signer:
         if key is None:
             key = self.new_key(session, owner="registry", did=did)
         return key
+
+    def log_key(self, session: Session, public_url: str) -> SigningKey:
+        """The transparency log's Ed25519 note-signing key, created on first use."""
+        did = did_for(public_url) + ":log"
+        key = session.scalars(select(SigningKey).where(
+            SigningKey.owner == "log", SigningKey.active_until.is_(None),
+            SigningKey.kid.startswith(did + "#", autoescape=True)).order_by(SigningKey.id.desc())).first()
+        if key is None:
+            key = self.new_key(session, owner="log", did=did, algorithm="EdDSA")
+        return key
+
+    def sign_bytes(self, key: SigningKey, data: bytes) -> bytes:
+        """A raw Ed25519 signature of ``data`` (signed notes); other key types are refused."""
+        private = self._private(key)
+        if not isinstance(private, ed25519.Ed25519PrivateKey):
+            raise KeyError_(f"key {key.kid} is not an Ed25519 key")
+        return private.sign(data)

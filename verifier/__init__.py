@@ -94,6 +94,15 @@ _EXPORTS: dict[str, str] = {
     "build_credential": "_credential",
     "status_entry": "_credential",
     "verify_credential": "_credential",
+    # verifier._tlog (the transparency log)
+    "LogProofInvalid": "_tlog",
+    "NoteVerifier": "_tlog",
+    "LogCheckpoint": "_tlog",
+    "verify_checkpoint": "_tlog",
+    "verify_inclusion": "_tlog",
+    "verify_consistency": "_tlog",
+    "verify_log_claim": "_tlog",
+    "log_leaf_hash": "_tlog",
 }
 
 #: Public submodules (standard library only): the grading schemes and the offline QR payload codec.
@@ -174,6 +183,15 @@ __all__ = [
     "StatusUnavailable",
     "TrustListUnavailable",
     "InputError",
+    # transparency log
+    "LogProofInvalid",
+    "NoteVerifier",
+    "LogCheckpoint",
+    "verify_checkpoint",
+    "verify_inclusion",
+    "verify_consistency",
+    "verify_log_claim",
+    "log_leaf_hash",
 ]
 
 

@@ -28,6 +28,7 @@ from ._input import parse_verification_link
 from ._jose import COMPACT
 from ._resolvers import Fetch, HttpResolver, OfflineResolver, save_for_offline
 from ._batch import run_batch
+from . import _logcheck, _monitor
 
 __all__ = ["main", "decode_image", "build_parser"]
 
@@ -319,6 +320,7 @@ def _save(args: argparse.Namespace, data_dir: Path, fetch: Fetch | None) -> int:
     resolver = _make_resolver(args, data_dir, fetch)
     try:
         manifest = save_for_offline(resolver, target, credentials=texts)
+        manifest["logProofs"] = _logcheck.save_claims(resolver, target, texts, fetch=fetch)
     except VerifierError as err:
         print(f"carbon-verify: could not save offline data: {err}", file=sys.stderr)
         return EXIT_NOT_VERIFIED
@@ -360,6 +362,7 @@ def _verify(args: argparse.Namespace, data_dir: Path, fetch: Fetch | None, now: 
                 "STATUS_UNAVAILABLE", f"the credential could not be fetched: {err}", now=now)
             return _report(result, args)
     result = verify_credential(text, resolver, now=now)
+    result.checks.append(_logcheck.log_check(result, text, resolver, fetch=fetch, offline=args.offline))
     return _report(result, args)
 
 
@@ -379,6 +382,9 @@ def main(argv: Sequence[str] | None = None, *, fetch: Fetch | None = None) -> in
     Raises:
         Nothing for usage, input or verification problems (they become exit statuses 2 and 1).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["monitor"]:
+        return _monitor.main(argv[1:], fetch=fetch)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -28,3 +28,4 @@ from . import bodies, certificates, labels, public_docs, status  # noqa: E402,F4
 from . import verify  # noqa: E402,F401  (register routes: /api/v1/verify, /v/<id>)
 from . import subscriptions  # noqa: E402,F401  (register routes: /api/v1/subscriptions, procurement clients)
 from . import clients  # noqa: E402,F401  (register routes: /api/v1/clients)
+from . import log  # noqa: E402,F401  (register routes: /log/…)

@@ -22,6 +22,7 @@ from ..schemas.certificates import (ISSUE_EXAMPLE, CertificateIn, CertificateIss
                                     CertificateStatusChangeIn)
 from ..schemas.common import KINDS
 from ..services import accreditation, issuing, lookup, revocation
+from .. import tlog
 from . import bp, doc
 
 FILTERS = {"gtin": Certificate.gtin, "manufacturer": Certificate.manufacturer_id, "category": Certificate.category_code,
@@ -43,6 +44,12 @@ def _out(cert: Certificate, schema=CertificatePublicOut) -> dict:
     return schema().dump(cert)
 
 
+def _issued(cert: Certificate) -> dict:
+    out = _out(cert, CertificateIssuedOut)
+    out["log"] = tlog.certificate_claim(get_session(), cert.id)
+    return out
+
+
 @bp.post("/certificates")
 @doc(body=CertificateIn, response=CertificateIssuedOut, status=201, auth="body", tags=["certification body"],
      example=ISSUE_EXAMPLE,
@@ -62,7 +69,7 @@ def issue_certificate():
     if key:
         earlier = issuing.find_idempotent(session, principal.client_id, key, digest)
         if earlier is not None:
-            return _out(earlier, CertificateIssuedOut), 201, {"Idempotent-Replayed": "true"}
+            return _issued(earlier), 201, {"Idempotent-Replayed": "true"}
     data = CertificateIn().load(raw)
     body = accreditation.get_body(session, principal.body_id)
     cert = issuing.issue(session, current_app.extensions["registry.signer"], body, data, public_url=_public_url(),
@@ -76,12 +83,12 @@ def issue_certificate():
         if key:  # a concurrent retry with the same key won the race: answer with its certificate
             earlier = issuing.find_idempotent(session, principal.client_id, key, digest)
             if earlier is not None:
-                return _out(earlier, CertificateIssuedOut), 201, {"Idempotent-Replayed": "true"}
+                return _issued(earlier), 201, {"Idempotent-Replayed": "true"}
         if "offsets" in str(err.orig).lower():
             raise Conflict("An offset in this request already backs another certificate",
                            type="offset-already-used") from err
         raise
-    return _out(cert, CertificateIssuedOut), 201, {"Location": url_for("api.get_certificate", cert_id=cert.id)}
+    return _issued(cert), 201, {"Location": url_for("api.get_certificate", cert_id=cert.id)}
 
 
 @bp.post("/certificates/batch")

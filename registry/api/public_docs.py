@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from flask import Response, current_app, request
 from sqlalchemy import text
 
-from .. import auth, keycheck, versions
+from .. import auth, keycheck, tlog, versions
 from ..db import get_session
 from ..errors import RegistryError
 from ..http import limiter
@@ -212,6 +212,8 @@ def trust_list():
             if cache.digest != digest or payload["iat"] > cache.expires - ttl // 2:
                 cache.token = current_app.extensions["registry.signer"].sign(payload, key, typ="trust-list+jwt")
                 cache.digest, cache.expires = digest, payload["exp"]
+                tlog.append(session, "trust-list.published", document=cache.token)
+                session.commit()
             cache.version = version
         token, digest = cache.token, cache.digest
     resp = Response(token, mimetype="application/jwt")

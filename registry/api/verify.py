@@ -13,7 +13,7 @@ from ..domain.status import effective_status
 from ..errors import InvalidInput, NotFound
 from ..http import json_body, limiter
 from ..models import Certificate
-from .. import public_pages, verification
+from .. import public_pages, tlog, verification
 from ..services import lookup
 from . import bp, doc, public
 
@@ -106,7 +106,18 @@ def verify_api():
     results = [lookup.verify_by_reference(session, res, i) if ("number" in i or "gtin" in i)
                else verification.verify(session, credential=i.get("credential"), qr=i.get("qr"), res=res).to_dict()
                for i in items]
+    for result in results:
+        _add_log(session, result)
     return {"results": results} if batch else results[0]
+
+
+def _add_log(session, result: dict) -> None:
+    """The issuance entry's log claim, when the credential is one this registry issued."""
+    cid = str((result.get("credential") or {}).get("id") or "").removeprefix("urn:uuid:")
+    if 0 < len(cid) <= 36:
+        claim = tlog.certificate_claim(session, cid)
+        if claim is not None:
+            result["log"] = claim
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,9 +178,12 @@ def verify_page(cert_id: str):
     # The ORM session is opened only if a cache is cold or the HTML page needs the full record.
     res = verification.resolver(get_session, fingerprint=fp)
     now = datetime.now(timezone.utc)
+    log_claim = tlog.certificate_claim(get_session, cert.id) if as_json else None
     tag = "|".join([cert.id, cert.status, *_status_versions(res, cert), repr(fp), lang,
                     "json" if as_json else "html", "x" if now >= cert.valid_until else "v"])
-    etag = hashlib.sha256(tag.encode()).hexdigest()[:32]
+    memo_key = hashlib.sha256(tag.encode()).hexdigest()[:32]
+    etag = (hashlib.sha256((memo_key + log_claim["checkpoint"]).encode()).hexdigest()[:32]
+            if log_claim else memo_key)
     if request.if_none_match.contains(etag):
         resp = _cache_headers(Response(status=304), etag)
         if not as_json:
@@ -180,7 +194,7 @@ def verify_page(cert_id: str):
         # fingerprint, expiry), so an answer stored under it is the answer verification would give;
         # only the time of checking differs, and it is filled in per request.
         memo = verification.cache_for(current_app).answers
-        text = memo.get(etag)
+        text = memo.get(memo_key)
         if text is None:
             credential = verification.stored_credential(res.session, cert.id)
             body = verification.verify_credential(credential, res, now=now).to_dict()
@@ -189,8 +203,10 @@ def verify_page(cert_id: str):
             if "statusAsOf" in body:  # the status versions are read by every request
                 body.update(statusAsOf=CHECKED_AT, statusAgeSeconds=0)
             text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-            memo.put(etag, text)
+            memo.put(memo_key, text)
         text = text.replace(CHECKED_AT, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if log_claim is not None:  # kept out of the memo: the checkpoint moves on more often
+            text = text[:-1] + ',"log":' + json.dumps(log_claim, ensure_ascii=False, separators=(",", ":")) + "}"
         return _cache_headers(Response(text, mimetype="application/json"), etag)
     session = res.session
     result = verification.verify_credential(verification.stored_credential(session, cert.id), res, now=now)

@@ -334,9 +334,12 @@ class CertificatePublicOut(Schema):
 class CertificateIssuedOut(CertificatePublicOut):
     """The 201 answer to the issuing body."""
 
+    # Filled by the view: {index, checkpoint, inclusionProof, entry} (docs/transparency-log.md).
+    log = fields.Dict(dump_only=True, metadata={"description": "the issuance's transparency-log entry and proof"})
+
     class Meta:
         fields = ("id", "number", "type", "status", "grade", "credential", "verifyUrl", "labels", "validFrom",
-                  "validUntil")
+                  "validUntil", "log")
 
 
 #: The contract's carbon-footprint issuance (a category ``cement`` in the body's scope assumed).

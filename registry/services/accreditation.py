@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 import verifier as trust
 from verifier import key_from_jwk
 
-from .. import auth
+from .. import auth, tlog
 from ..domain.values import time_str
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Accreditation, Body, Category, Interruption, SigningKey, utcnow
@@ -118,6 +118,7 @@ def create_body(session: Session, signer: Signer, data: dict, *, public_url: str
     audit.record(session, actor=actor, action="body.accredited", target_type="body", target_id=body.id,
                  details={"name": body.name, "code": body.code, "accreditation": _acc_state(acc),
                           "kid": key.kid, "clientId": client.client_id})
+    tlog.append(session, "body.accredited", body_id=body.id, document={"name": body.name, "accreditation": _acc_state(acc)})
     return body, client, secret
 
 
@@ -143,6 +144,7 @@ def add_accreditation(session: Session, body: Body, acc: dict, *, actor: str) ->
     session.flush()
     audit.record(session, actor=actor, action="body.accreditation-added", target_type="body",
                  target_id=body.id, details=_acc_state(acc))
+    tlog.append(session, "body.accreditation-added", body_id=body.id, document=_acc_state(acc))
     return row
 
 
@@ -154,6 +156,7 @@ def suspend_body(session: Session, body: Body, reason: str, *, actor: str) -> Bo
     session.flush()
     audit.record(session, actor=actor, action="body.suspended", target_type="body", target_id=body.id,
                  reason=reason)
+    tlog.append(session, "body.suspended", body_id=body.id, document={"reason": reason})
     return body
 
 
@@ -168,6 +171,7 @@ def reinstate_body(session: Session, body: Body, reason: str, *, actor: str) -> 
     session.flush()
     audit.record(session, actor=actor, action="body.reinstated", target_type="body", target_id=body.id,
                  reason=reason)
+    tlog.append(session, "body.reinstated", body_id=body.id, document={"reason": reason})
     return body
 
 
@@ -186,6 +190,7 @@ def withdraw_body(session: Session, body: Body, reason: str, *, actor: str) -> B
     session.flush()
     audit.record(session, actor=actor, action="body.withdrawn", target_type="body", target_id=body.id,
                  reason=reason)
+    tlog.append(session, "body.withdrawn", body_id=body.id, document={"reason": reason})
     return body
 
 
@@ -210,6 +215,7 @@ def rotate_key(session: Session, signer: Signer, body: Body, *, public_url: str,
                          algorithm=algorithm or old.algorithm, now=now)
     audit.record(session, actor=actor, action="body.key-rotated", target_type="body", target_id=body.id,
                  reason=reason, details={"retired": old.kid, "new": new.kid})
+    tlog.append(session, "body.key-rotated", body_id=body.id, document={"retired": old.kid, "new": new.kid})
     return new
 
 
@@ -290,8 +296,10 @@ def trust_list_payload(session: Session, public_url: str, ttl: int) -> dict:
             keys=[_key_entry(k) for k in b_keys])
         entry["code"] = b.code
         out.append(entry)
-    return trust.build_trust_list(public_url=public_url, bodies=out, issued_at=now,
-                                  expires_at=now + timedelta(seconds=ttl))
+    payload = trust.build_trust_list(public_url=public_url, bodies=out, issued_at=now,
+                                     expires_at=now + timedelta(seconds=ttl))
+    payload["transparencyLog"] = tlog.log_descriptor(session, public_url)
+    return payload
 
 
 def _by_body(session: Session, stmt) -> dict[str, list]:

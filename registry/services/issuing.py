@@ -26,6 +26,7 @@ from ..models import (Body, Category, Certificate, CertificateBasis, Certificate
 from .. import outbox
 from ..schemas.certificates import CertificateIn
 from ..signing import Signer
+from .. import tlog
 from . import accreditation, audit, revocation, statuslists
 
 
@@ -176,6 +177,7 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
                           "basedOn": [r.certificate_id for r in records],
                           "offsets": [f"{o['registry']}:{o['serialNumber']}" for o in offsets]})
     outbox.certificate_event(session, cert, "issued")
+    tlog.append(session, "certificate.issued", certificate=cert, now=now)
     if preceding is not None:
         revocation.change_status(session, preceding, "revoke", "superseded", actor=actor,
                                  details={"supersededBy": cert.id})

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from .. import outbox
 from ..errors import Conflict, Forbidden, NotFound
 from ..models import Certificate, CertificateBasis
+from .. import tlog
 from . import audit, statuslists
 
 #: Who may hold a certificate suspended: whoever suspended it decides when it is lifted.
@@ -87,6 +88,7 @@ def change_status(session: Session, cert: Certificate, action: str, reason: str,
     audit.record(session, actor=actor, action=f"certificate.{target}", target_type="certificate", target_id=cert.id,
                  reason=reason, details={"number": cert.number, "from": before, "by": party, **(details or {})})
     outbox.certificate_event(session, cert, "superseded" if (details or {}).get("supersededBy") else EVENTS[target])
+    tlog.append(session, f"certificate.{'reinstated' if action == 'reinstate' else target}", certificate=cert, details=details)
     session.flush()
     if action == "revoke":
         _suspend_dependants(session, cert, reason, actor)

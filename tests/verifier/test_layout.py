@@ -7,8 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "verifier"
 # Each private module may import only from modules listed before it.
-LAYERS = ["_errors", "_base", "_jose", "_statuslist", "_trust", "_input", "_resolvers", "_credential", "_batch",
-          "_cli"]
+LAYERS = ["_errors", "_tlog", "_base", "_jose", "_statuslist", "_trust", "_input", "_resolvers", "_credential",
+          "_logcheck", "_monitor", "_batch", "_cli"]
 PUBLIC_MODULES = {"__init__", "__main__", "grading", "offline"}
 
 
