@@ -75,7 +75,7 @@ def test_registry_and_tests_use_only_the_public_api():
     problems = []
     for path in [*root.glob("registry/**/*.py"), *root.glob("tests/**/*.py"), *root.glob("bench/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("verifier."):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("verifier."):
                 sub = node.module.split(".")[1]
                 if sub not in PUBLIC_MODULES and not (sub == "_cli" and (path.parts[-3] == "tests" or path.parts[-2] == "bench")):
                     problems.append(f"{path.relative_to(root)}: from {node.module}")
