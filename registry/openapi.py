@@ -47,6 +47,20 @@ def build_spec(app) -> dict:
                    "detail": {"type": "string"}, "instance": {"type": "string"},
                    "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}}}
     spec.components.response("Problem", problem)
+    # Paths that answer errors in their own protocol's shape: PACT's {code, message} on /3/,
+    # RFC 6749 {error, error_description} on /auth/, and HTML on the pages people read.
+    # Rate limits and framework refusals may still come as problem+json there, so both are listed.
+    object_schema = {"schema": {"type": "object"}}
+    spec.components.response("PactError", {"description": "PACT error {code, message}", "content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}}}},
+        "application/problem+json": object_schema}})
+    spec.components.response("OAuthError", {"description": "OAuth 2.0 error (RFC 6749 §5.2)", "content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "error": {"type": "string"}, "error_description": {"type": "string"}}}},
+        "application/problem+json": object_schema}})
+    spec.components.response("PageError", {"description": "An HTML page saying what went wrong", "content": {
+        "text/html": {"schema": {"type": "string"}}, "application/problem+json": object_schema}})
     problem_content = {"content": problem["content"]}
     plugin = spec.plugins[0]
     paths: dict[str, dict] = {}
@@ -58,6 +72,8 @@ def build_spec(app) -> dict:
         meta = getattr(view, "openapi", None) or getattr(getattr(view, "__wrapped__", None), "openapi", None) or {}
         path = _PARAM.sub(r"{\1}", rule.rule)
         doc = (view.__doc__ or "").strip().splitlines()
+        error = ("PactError" if path.startswith("/3/") else "OAuthError" if path.startswith("/auth/")
+                 else "PageError" if rule.endpoint.startswith(("pages.", "portal")) else "Problem")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             # One view may serve several rules (e.g. /01/{gtin} and /01/{gtin}/{rest}): ids stay unique.
             op_id = rule.endpoint
@@ -87,8 +103,8 @@ def build_spec(app) -> dict:
             if meta.get("auth"):
                 op["security"] = [{"bearer": []}]
                 op["description"] = f"Requires a bearer token with the {meta['auth']} role."
-                op["responses"]["401"] = "Problem"
-                op["responses"]["403"] = "Problem"
+                op["responses"]["401"] = error
+                op["responses"]["403"] = error
             if rule.endpoint == "public.token":
                 op["security"] = [{"clientBasic": []}]
                 op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
@@ -98,7 +114,8 @@ def build_spec(app) -> dict:
                 if isinstance(text_, dict):  # a whole response object
                     op["responses"][str(code)] = text_
                 else:
-                    op["responses"][str(code)] = ({"description": text_, **problem_content} if int(code) >= 400
+                    op["responses"][str(code)] = (error if error != "Problem" and int(code) >= 400
+                                                  else {"description": text_, **problem_content} if int(code) >= 400
                                                   else {"description": text_})
             # What any request may meet: malformed input or characters (400), rate limits (429);
             # an id in the path that names nothing (404); a body of the wrong size, type or fields.
@@ -110,7 +127,7 @@ def build_spec(app) -> dict:
             if any(p.get("in") == "query" for p in op["parameters"]):
                 generic.append("422")
             for code in generic:
-                op["responses"].setdefault(code, "Problem")
+                op["responses"].setdefault(code, error)
             paths.setdefault(path, {})[method.lower()] = op
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

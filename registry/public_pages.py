@@ -24,6 +24,7 @@ from verifier import grading
 
 from .db import get_session
 from .domain.status import effective_status
+from .api import doc
 from .http import limiter
 from .models import Body, Category, Certificate, CertificateBasis, number_key
 
@@ -468,6 +469,12 @@ MAX_RESULTS = 50
 
 @bp.get("/search")
 @limiter.limit(lambda: current_app.config["RATELIMIT_PUBLIC"])
+@doc(tags=["public"], media={"text/html": {}},
+     params=[{"name": "q", "in": "query", "required": True,
+              "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+              "description": "a certificate number (case, spaces and hyphens forgiven), a GTIN or a manufacturer"},
+             {"name": "lang", "in": "query", "required": False, "schema": {"type": "string", "enum": ["zh", "en"]}}],
+     responses={303: "a certificate number opens its page, a GTIN its product page", 404: "nothing matches"})
 def search():
     """A certificate number (forgiving), a GTIN, or a manufacturer's name or identifier."""
     lang = page_lang()

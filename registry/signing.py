@@ -91,6 +91,7 @@ class Signer:
         session.add(key)
         session.flush()
         tlog.append(session, "key.created", key=key, now=now)
+        session.info["registry.key_created"] = True  # a caller that only reads must commit it
         return key
 
     def _private(self, key: SigningKey):

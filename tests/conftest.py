@@ -70,7 +70,7 @@ def session(engine):
 
 def app_config(database_url: str, **extra) -> dict:
     cfg = {"TESTING": True, "DATABASE_URL": database_url, "MASTER_KEY": MASTER_KEY, "PUBLIC_URL": PUBLIC_URL,
-           "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING"}
+           "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING", "LABEL_RENDER_SHARE": 1.0}
     cfg.update(extra)
     return cfg
 

@@ -91,8 +91,15 @@ def issue_certificate():
     return _issued(cert), 201, {"Location": url_for("api.get_certificate", cert_id=cert.id)}
 
 
+BATCH_BODY = {"type": "object", "required": ["items"], "additionalProperties": False,
+              "properties": {"items": {"type": "array", "minItems": 1, "maxItems": 1000,
+                                       "description": "issuance requests as for POST /certificates, each with an "
+                                                      "optional idempotencyKey",
+                                       "items": {"type": "object"}}}}
+
+
 @bp.post("/certificates/batch")
-@doc(auth="body", tags=["certification body"],
+@doc(body=BATCH_BODY, auth="body", tags=["certification body"],
      responses={200: "one result per item, in input order: status 201 with certificate, or 4xx with problem",
                 422: "invalid-batch (items missing, not a list, or more than 1,000)"})
 @require("body")
@@ -114,6 +121,7 @@ def issue_certificate_batch():
         if result.certificate is not None:
             result.certificate.public_url = _public_url()
             item["certificate"] = dumper.dump(result.certificate)
+            item["certificate"]["log"] = tlog.certificate_claim(session, result.certificate.id)
         if result.problem is not None:
             item["problem"] = {**result.problem, "instance": request.path}
         out.append(item)

@@ -129,14 +129,20 @@ _process_slot = threading.Lock()
 
 @contextmanager
 def render_slot():
-    """One label render at a time per instance (every worker process), waiting briefly.
+    """One label render at a time per instance (every worker process), and only a share of the time.
 
     Renders are CPU-bound: with sync workers on two cores, two concurrent renders would leave
     nothing for verification. The slot is a thread lock (this process) plus an exclusive
     ``flock`` on a file in the instance folder (all processes); the kernel drops the lock of
-    a killed worker. After ``LABEL_RENDER_WAIT`` seconds the request gets 503 ``busy``.
+    a killed worker. After a render of *t* seconds the slot stays closed for *t* × (1 − share) /
+    share more (``LABEL_RENDER_SHARE``, default 0.2), the time written in the lock file, so
+    cold renders use at most that share of one core however many clients ask. A request that
+    cannot have the slot within ``LABEL_RENDER_WAIT`` seconds gets 503 ``busy``: waiting holds
+    a worker that verification needs.
     """
-    wait = float(current_app.config.get("LABEL_RENDER_WAIT", 2.0))
+    cfg = current_app.config
+    wait = float(cfg.get("LABEL_RENDER_WAIT", 0.2))
+    share = min(1.0, max(0.01, float(cfg.get("LABEL_RENDER_SHARE", 0.2))))
     deadline = time.monotonic() + wait
     if not _process_slot.acquire(timeout=wait):
         raise _busy()
@@ -148,20 +154,35 @@ def render_slot():
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                if time.time() >= _free_from(fd):
+                    break
+                fcntl.flock(fd, fcntl.LOCK_UN)
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise _busy() from None
-                time.sleep(0.02)
-        yield
+                pass
+            if time.monotonic() >= deadline:
+                raise _busy() from None
+            time.sleep(0.02)
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            rest = (time.monotonic() - started) * (1 - share) / share
+            os.pwrite(fd, f"{time.time() + rest:.3f}".ljust(24).encode(), 0)
     finally:
         if fd is not None:
             os.close(fd)  # closing releases the flock
         _process_slot.release()
 
 
+def _free_from(fd: int) -> float:
+    try:
+        return float(os.pread(fd, 24, 0).decode().strip() or 0)
+    except ValueError:
+        return 0.0
+
+
 def _busy() -> RenderBusy:
-    retry = max(1, round(float(current_app.config.get("LABEL_RENDER_WAIT", 2.0))))
+    retry = max(1, round(float(current_app.config.get("LABEL_RENDER_WAIT", 0.2))))
     err = RenderBusy("Another label is being rendered; try again shortly (cached labels are served at once)",
                      extra={"retryAfter": retry})
     err.headers = {"Retry-After": str(retry)}

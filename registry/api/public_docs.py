@@ -126,14 +126,15 @@ def _ensure_registry_key():
     session = get_session()
     signer = current_app.extensions["registry.signer"]
     key = signer.registry_key(session, _cfg("PUBLIC_URL"))
-    # A key made on first use must be stored before anything is signed with it (the flush inside
-    # new_key leaves nothing in session.new); a simultaneous first request may have stored one.
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        key = signer.registry_key(session, _cfg("PUBLIC_URL"))
-        session.commit()
+    # A key made on first use must be stored before anything is signed with it; a simultaneous
+    # first request may have stored one, and then that one is the key.
+    if session.info.pop("registry.key_created", False):
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            key = signer.registry_key(session, _cfg("PUBLIC_URL"))
+            session.commit()
     return key
 
 

@@ -74,6 +74,22 @@ def test_second_concurrent_render_gets_busy_with_retry_after(app, client, issued
     assert client.get(f"/labels/{cert['id']}.png").status_code == 200
 
 
+def test_cold_renders_take_only_their_share_of_a_core(app, client, issued):  # noqa: F811
+    cert, _, _ = issued
+    app.config.update(LABEL_RENDER_SHARE=0.2, LABEL_RENDER_WAIT=0.05)
+    started = time.monotonic()
+    assert client.get(f"/labels/{cert['id']}.png?width=60").status_code == 200
+    took = time.monotonic() - started
+    # The slot stays closed for four times the render: a second cold render is refused at once…
+    busy = client.get(f"/labels/{cert['id']}.png?width=61")
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    # …a rendered label is still served from the cache…
+    assert client.get(f"/labels/{cert['id']}.png?width=60").status_code == 200
+    # …and once the cool-down has passed the next render goes ahead.
+    time.sleep(took * 4 + 0.1)
+    assert client.get(f"/labels/{cert['id']}.png?width=61").status_code == 200
+
+
 def test_print_options_and_compact_variant_over_http(client, issued):  # noqa: F811
     import io
 

@@ -121,6 +121,7 @@ def test_trust_list_is_rebuilt_only_when_trust_changes(app, client, session, env
     for _ in range(3):
         with app.app_context():
             make_body(session, app)
+    issue(client, env)  # the first issuance creates the transparency log's key: a trust change of its own
     first = client.get("/trust-list")
     assert first.status_code == 200
     issue(client, env)
@@ -140,7 +141,11 @@ def test_trust_list_payload_loads_bodies_eagerly(app, session, env, engine):
     for _ in range(4):
         with app.app_context():
             make_body(session, app)
+    with app.app_context():  # the payload names the transparency log's key, made on first use
+        accreditation.trust_list_payload(session, "http://registry.test", 60)
     session.flush()
     session.expire_all()
-    statements = _statements(engine, lambda: accreditation.trust_list_payload(session, "http://registry.test", 60))
-    assert len(statements) <= 5, statements
+    with app.app_context():
+        statements = _statements(engine, lambda: accreditation.trust_list_payload(session, "http://registry.test", 60))
+    # four plain queries, whatever the number of bodies, plus the log key and the test session's savepoint
+    assert len(statements) <= 6, statements
