@@ -33,6 +33,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(public)
 
+    from . import portal
+
+    portal.init_app(app)
+
     from .cli import register
 
     register(app)
