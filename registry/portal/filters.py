@@ -62,6 +62,10 @@ def field_label(path: str) -> str:
     return path
 
 
+IMPORT_STATUS = {"issued": _l("Issued"), "already issued": _l("Issued before"), "refused": _l("Refused"),
+                 "invalid": _l("Has problems"), "pending": _l("Not yet issued")}
+
+
 def lang() -> str:
     return str(get_locale() or "en")
 
@@ -93,6 +97,7 @@ def history_action(action: str, entry, cert) -> str:
 def init_app(app) -> None:
     app.jinja_env.filters["history_action"] = history_action
     app.jinja_env.filters["field_label"] = field_label
+    app.jinja_env.filters["import_status"] = lambda v: str(IMPORT_STATUS.get(v, v))
     app.jinja_env.filters["stage"] = lambda v: str(STAGE_NAMES.get(v, v))
     app.jinja_env.filters["offset_kind"] = lambda v: str(OFFSET_KIND_NAMES.get(v, v))
     app.jinja_env.filters["offset_field"] = lambda v: str(OFFSET_FIELD_NAMES.get(v, v))
