@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import g, request
@@ -66,6 +67,26 @@ IMPORT_STATUS = {"issued": _l("Issued"), "already issued": _l("Issued before"), 
                  "invalid": _l("Has problems"), "pending": _l("Not yet issued")}
 
 
+_WARNINGS = (
+    (re.compile(r"QR module ([\d.]+) mm is below ([\d.]+) mm"),
+     _l("The QR code's modules are %(size)s mm, below %(min)s mm: scanning may be unreliable. Print it larger.")),
+    (re.compile(r"smallest text is ([\d.]+) mm .* below ([\d.]+) mm"),
+     _l("The smallest text is %(size)s mm high, below %(min)s mm: it may be hard to read. Print it larger.")),
+    (re.compile(r"text shortened to fit: (.*)"), _l("Text shortened to fit: %(size)s")),
+    (re.compile(r"the label font has no glyph for (.*)"), _l("The label font cannot draw %(size)s.")),
+)
+
+
+def label_warning(text: str) -> str:
+    """A renderer warning in the reader's language (the renderer speaks English)."""
+    for pattern, message in _WARNINGS:
+        found = pattern.search(text)
+        if found:
+            groups = found.groups() + ("",)
+            return str(message) % {"size": groups[0], "min": groups[1]}
+    return text
+
+
 def lang() -> str:
     return str(get_locale() or "en")
 
@@ -97,6 +118,10 @@ def history_action(action: str, entry, cert) -> str:
 def init_app(app) -> None:
     app.jinja_env.filters["history_action"] = history_action
     app.jinja_env.filters["field_label"] = field_label
+    app.jinja_env.filters["unit_option"] = lambda u: (u, str(UNIT_NAMES.get(u, u)))
+    app.jinja_env.filters["role_option"] = lambda r: (r, str(ROLE_NAMES.get(r, r)))
+    app.jinja_env.filters["body_option"] = lambda b: (b.id, b.name_zh if lang() == "zh" and b.name_zh else b.name)
+    app.jinja_env.filters["label_warning"] = label_warning
     app.jinja_env.filters["import_status"] = lambda v: str(IMPORT_STATUS.get(v, v))
     app.jinja_env.filters["stage"] = lambda v: str(STAGE_NAMES.get(v, v))
     app.jinja_env.filters["offset_kind"] = lambda v: str(OFFSET_KIND_NAMES.get(v, v))

@@ -20,8 +20,12 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from ..db import get_session
-from ..errors import RegistryError
-from ..models import Body, Certificate, ImportBatch
+from verifier import grading
+
+from ..domain.subjects import build_subject
+from ..errors import Conflict, InvalidInput, RegistryError
+from ..models import Body, Category, ImportBatch, utcnow
+from ..services import issuing
 from ..schemas.certificates import CertificateIn
 from . import accounts, bp
 from .access import roles
@@ -103,34 +107,39 @@ def _jsonable(values: dict) -> dict:
 def dry_run(body: Body, rows: list[dict]) -> list[dict]:
     """Validate every row through the schema and the issuing rules, storing nothing.
 
-    All rows run in one SAVEPOINT rolled back at the end, each in its own inner one, so rows
-    also meet each other: an offset used twice in one file is refused on its second row.
+    The rules are the issuing service's own checks (entitlement, category, basis, grading,
+    offsets unused), without numbering and signing; an offset named twice in one file is
+    refused on its second row, as issuing would.
     """
     db = get_session()
-    signer = current_app.extensions["registry.signer"]
+    now = utcnow()
+    scheme = grading.load_scheme()
+    categories: dict[str, Category | None] = {}
+    seen_offsets: set[str] = set()
     checked = []
-    outer = db.begin_nested()
-    try:
-        for row in rows:
-            values = _jsonable(row["values"])
-            raw = _request(values)
-            errors: dict = {}
-            try:
-                data = CertificateIn().load(raw)
-            except ValidationError as err:
-                errors = field_errors(err, set(TEMPLATE_COLUMNS))
-            else:
-                try:
-                    with db.begin_nested():
-                        from ..services import issuing
-
-                        issuing.issue(db, signer, body, data, public_url=current_app.config["PUBLIC_URL"],
-                                      actor="dry-run")
-                except RegistryError as err:
-                    errors = field_errors(err, set(TEMPLATE_COLUMNS))
-            checked.append({"row": row["row"], "values": values, "errors": errors})
-    finally:
-        outer.rollback()
+    for row in rows:
+        values = _jsonable(row["values"])
+        errors: dict = {}
+        try:
+            data = CertificateIn().load(_request(values))
+            code = data["product"]["category"]
+            issuing.check_entitled(body, data["type"], code, now)
+            if code not in categories:
+                categories[code] = db.get(Category, code)
+            if categories[code] is None:
+                raise InvalidInput("Unknown category", errors={"product.category": ["Unknown category."]})
+            records = issuing._basis_records(db, data.get("basedOn") or [])
+            members = build_subject(data["type"], data, category=issuing._category_dict(categories[code]),
+                                    scheme=scheme, now=now, footprints=records)
+            offsets = (members.get("neutrality") or {}).get("offsets") or []
+            issuing._check_offsets_free(db, offsets)
+            keys = [issuing._identity(o) for o in offsets]
+            if seen_offsets.intersection(keys):
+                raise Conflict("An offset in this row is also used by an earlier row", type="offset-already-used")
+            seen_offsets.update(keys)
+        except (ValidationError, RegistryError) as err:
+            errors = field_errors(err, set(TEMPLATE_COLUMNS))
+        checked.append({"row": row["row"], "values": values, "errors": errors})
     return checked
 
 
