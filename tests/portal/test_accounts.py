@@ -169,3 +169,15 @@ def test_other_bodys_certificate_is_not_found(app, session, signed_in, body):
                                                                           "reason": "x"}).status_code == 404
     assert cert.status == "active"
     assert cert.number not in signed_in.get("/portal/certificates").get_data(as_text=True)
+
+
+def test_demo_people_can_log_in(app, session, client):
+    from registry.demo import seed
+
+    with app.app_context():
+        summary = seed(session, app)
+    session.commit()
+    demo = summary["people"]["certifier"]
+    resp = login(client, demo["email"], demo["password"], demo["totpSecret"])
+    assert resp.status_code == 302
+    assert "HXCC-" in client.get("/portal/certificates").get_data(as_text=True)
