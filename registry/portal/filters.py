@@ -87,6 +87,11 @@ def label_warning(text: str) -> str:
     return text
 
 
+BODY_ACTIONS = {"body.accredited": _l("Accredited"), "body.accreditation-added": _l("Accreditation renewed or changed"),
+                "body.suspended": _l("Suspended"), "body.reinstated": _l("Reinstated"),
+                "body.withdrawn": _l("Withdrawn"), "body.key-rotated": _l("Signing key rotated")}
+
+
 def lang() -> str:
     return str(get_locale() or "en")
 
@@ -118,6 +123,7 @@ def history_action(action: str, entry, cert) -> str:
 def init_app(app) -> None:
     app.jinja_env.filters["history_action"] = history_action
     app.jinja_env.filters["field_label"] = field_label
+    app.jinja_env.filters["body_action"] = lambda v: str(BODY_ACTIONS.get(v, v))
     app.jinja_env.filters["unit_option"] = lambda u: (u, str(UNIT_NAMES.get(u, u)))
     app.jinja_env.filters["role_option"] = lambda r: (r, str(ROLE_NAMES.get(r, r)))
     app.jinja_env.filters["body_option"] = lambda b: (b.id, b.name_zh if lang() == "zh" and b.name_zh else b.name)

@@ -13,7 +13,7 @@ import qrcode.image.svg
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from ..db import get_session
@@ -170,13 +170,13 @@ def recovery_codes():
     return render_template("portal/recovery.html", errors=errors, codes=codes), 400 if errors else 200
 
 
-def totp_qr(uri: str) -> Markup:
+def totp_qr(uri: str, label: str) -> Markup:
     img = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     out = io.BytesIO()
     img.save(out)
     svg = out.getvalue().decode()
     svg = svg[svg.index("<svg"):]
-    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="QR" ', 1))
+    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1))
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -214,4 +214,4 @@ def accept_invite(token: str):
             return render_template("portal/recovery.html", errors={}, codes=codes, welcome=True)
     uri = pyotp.TOTP(secret).provisioning_uri(name=invitation.email, issuer_name="Carbon label registry")
     return render_template("portal/invite.html", errors=errors, invitation=invitation, secret=secret,
-                           qr=totp_qr(uri)), 400 if errors else 200
+                           qr=totp_qr(uri, _("QR code for your authenticator app"))), 400 if errors else 200

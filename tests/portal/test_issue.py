@@ -152,3 +152,21 @@ def test_list_filters_and_paging(signed_in):
     assert a in html and 'class="chip"' in html
     assert a not in signed_in.get("/portal/certificates?status=revoked").get_data(as_text=True)
     assert "no-results" in signed_in.get("/portal/certificates?product=nothing-like-this").get_data(as_text=True)
+
+
+def test_correction_supersedes_the_old_certificate(signed_in, session):
+    old = _issue_footprint(signed_in, "2023-01-01", "2023-12-31", "0.90")
+    page = signed_in.get(f"/portal/issue/carbon-footprint?correct={old}").get_data(as_text=True)
+    assert f'name="supersedes" value="{old}"' in page and 'value="0.90"' in page
+    token = page.split('name="form_token" value="')[1].split('"')[0]
+    data = {**FORM, "footprint.pcfExcludingBiogenicUptake": "0.85", "footprint.pcfIncludingBiogenicUptake": "0.85",
+            "footprint.stages.manufacturing": "0.645", "supersedes": old, "csrf_token": csrf_from(page),
+            "form_token": token, "action": "issue"}
+    resp = signed_in.post("/portal/issue/carbon-footprint", data=data)
+    assert resp.status_code == 302
+    new = session.get(Certificate, resp.headers["Location"].rsplit("/", 1)[1])
+    assert new.supersedes_id == old
+    before = session.get(Certificate, old)
+    session.refresh(before)
+    assert before.status == "revoked" and before.status_reason == "superseded"
+    assert "Superseded by a correction" in signed_in.get(f"/portal/certificates/{old}").get_data(as_text=True)
