@@ -35,18 +35,18 @@ def issue_via_form(client, kind="carbon-footprint", **fields):
     return preview, data
 
 
-def test_preview_then_sign_issues_once(signed_in, session):
+def test_preview_then_sign_issues_once(signed_in, session, body):
     preview, data = issue_via_form(signed_in)
     html = preview.get_data(as_text=True)
     assert "Sign and issue" in html and "Grade" in html and "data:image/svg+xml;base64," in html
-    assert session.query(Certificate).count() == 0  # the preview stored nothing
+    assert session.query(Certificate).filter_by(body_id=body.id).count() == 0  # the preview stored nothing
     first = signed_in.post("/portal/issue/carbon-footprint", data={**data, "action": "issue"})
     assert first.status_code == 302
     again = signed_in.post("/portal/issue/carbon-footprint", data={**data, "action": "issue"})
     assert again.headers["Location"] == first.headers["Location"]
-    certs = session.query(Certificate).all()
+    certs = session.query(Certificate).filter_by(body_id=body.id).all()
     assert len(certs) == 1
-    entry = session.query(AuditEntry).filter_by(action="certificate.issued").one()
+    entry = session.query(AuditEntry).filter_by(action="certificate.issued", target_id=certs[0].id).one()
     assert entry.actor.startswith("user:certifier-")
     page = signed_in.get(first.headers["Location"]).get_data(as_text=True)
     assert certs[0].number in page and "Issued" in page
@@ -68,7 +68,7 @@ def test_field_errors_beside_their_fields_in_the_readers_language(signed_in):
     assert "校验位" in html  # the GTIN message in Chinese
 
 
-def test_rule_refusal_shows_on_the_form(signed_in, session):
+def test_rule_refusal_shows_on_the_form(signed_in, session, body):
     # a low-carbon certificate above the category benchmark (0.90)
     csrf, token = _form_page(signed_in, "low-carbon")
     data = {**FORM, "footprint.pcfExcludingBiogenicUptake": "1.5", "footprint.pcfIncludingBiogenicUptake": "1.5",
@@ -76,7 +76,7 @@ def test_rule_refusal_shows_on_the_form(signed_in, session):
     resp = signed_in.post("/portal/issue/low-carbon", data=data)
     assert resp.status_code == 422
     assert "error-summary" in resp.get_data(as_text=True)
-    assert session.query(Certificate).count() == 0
+    assert session.query(Certificate).filter_by(body_id=body.id).count() == 0
 
 
 def _issue_footprint(signed_in, start, end, pcf):
@@ -93,7 +93,7 @@ def _issue_footprint(signed_in, start, end, pcf):
     return resp.headers["Location"].rsplit("/", 1)[1]
 
 
-def test_reduced_carbon_and_carbon_neutral_from_pickers_and_offsets(signed_in, session):
+def test_reduced_carbon_and_carbon_neutral_from_pickers_and_offsets(signed_in, session, body):
     a = _issue_footprint(signed_in, "2023-01-01", "2023-12-31", "0.90")
     b = _issue_footprint(signed_in, "2024-01-01", "2024-12-31", "0.70")
     page = signed_in.get("/portal/issue/reduced-carbon").get_data(as_text=True)
@@ -121,11 +121,11 @@ def test_reduced_carbon_and_carbon_neutral_from_pickers_and_offsets(signed_in, s
     assert preview.status_code == 200, preview.get_data(as_text=True)[:2000]
     assert "Neutrality level" in preview.get_data(as_text=True)
     assert signed_in.post("/portal/issue/carbon-neutral", data={**data, "action": "issue"}).status_code == 302
-    kinds = sorted(c.type for c in session.query(Certificate))
+    kinds = sorted(c.type for c in session.query(Certificate).filter_by(body_id=body.id))
     assert kinds == ["carbon-footprint", "carbon-footprint", "carbon-neutral", "reduced-carbon"]
 
 
-def test_lifecycle_history_and_revoke_by_number(signed_in, session):
+def test_lifecycle_history_and_revoke_by_number(signed_in, session, body):
     a = _issue_footprint(signed_in, "2023-01-01", "2023-12-31", "0.90")
     page = signed_in.get(f"/portal/certificates/{a}").get_data(as_text=True)
     csrf = csrf_from(page)
@@ -154,7 +154,7 @@ def test_list_filters_and_paging(signed_in):
     assert "no-results" in signed_in.get("/portal/certificates?product=nothing-like-this").get_data(as_text=True)
 
 
-def test_correction_supersedes_the_old_certificate(signed_in, session):
+def test_correction_supersedes_the_old_certificate(signed_in, session, body):
     old = _issue_footprint(signed_in, "2023-01-01", "2023-12-31", "0.90")
     page = signed_in.get(f"/portal/issue/carbon-footprint?correct={old}").get_data(as_text=True)
     assert f'name="supersedes" value="{old}"' in page and 'value="0.90"' in page
