@@ -52,6 +52,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(pages)
 
+    from . import portal
+
+    portal.init_app(app)
+
     from .cli import register
 
     register(app)

@@ -89,13 +89,32 @@ def seed(session, app) -> dict:
                "operator": {"clientId": operator.client_id, "clientSecret": op_secret},
                "procurement": {"clientId": buyer.client_id, "clientSecret": buyer_secret,
                                "pact": f"{public_url}/3/footprints"},
-               "bodies": bodies, "certificates": _certificates(session, app, now)}
+               "bodies": bodies, "people": _people(session, app, bodies["HXCC"]["id"]),
+               "certificates": _certificates(session, app, now)}
     bftc = session.get(Body, bodies["BFTC"]["id"])
     accreditation.suspend_body(session, bftc, "Demo: surveillance audit found nonconformities", actor="cli")
     session.flush()
     creds_file.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
     creds_file.chmod(0o600)
     return summary
+
+
+DEMO_PEOPLE = (("operator@demo.example.org", "operator", False), ("admin@hxcc.demo.example.org", "body-admin", True),
+               ("certifier@hxcc.demo.example.org", "certifier", True))
+
+
+def _people(session, app, body_id: str) -> dict:
+    """One portal account per role (the body's people at HXCC), with password and TOTP secret."""
+    from .portal import accounts
+
+    out = {}
+    for email, role, of_body in DEMO_PEOPLE:
+        _user, password, secret = accounts.create_user(session, email=email, role=role,
+                                                       body_id=body_id if of_body else None,
+                                                       master_key=app.config["MASTER_KEY"], actor="cli")
+        out[role] = {"email": email, "password": password, "totpSecret": secret,
+                     "login": f"{app.config['PUBLIC_URL']}/portal/login"}
+    return out
 
 
 def _fp(pcf: str, unit: str = "kilogram", year: int = 2025, boundary: str = "cradle-to-gate", stages=True) -> dict:

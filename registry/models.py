@@ -555,3 +555,94 @@ class TlogCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+
+# --------------------------------------------------------------------------- portal (people)
+
+class User(Base):
+    """A person who signs in to the portal: password + TOTP; operator, body admin or certifier."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(110), unique=True)  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(String(200))
+    # Fernet token under the key-encryption key: a TOTP seed is a shared secret, never plain at rest.
+    totp_secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # The last accepted TOTP time step: a code is refused once used.
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    role: Mapped[str] = mapped_column(String(20))  # operator | body-admin | certifier
+    body_id: Mapped[str | None] = mapped_column(ForeignKey("bodies.id"), index=True)
+    lang: Mapped[str | None] = mapped_column(String(5))
+    # Bumped on a password change or disabling: sessions carrying an older epoch end.
+    password_epoch: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    body: Mapped[Body | None] = relationship()
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(back_populates="user", order_by="RecoveryCode.id")
+
+    # The attributes a session manager (Flask-Login) asks of a signed-in person.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class RecoveryCode(Base):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
+class LoginFailure(Base):
+    """One failed sign-in, counted per account (``email:…``) and per address (``ip:…``)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_scope_at", "scope", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(140))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Invitation(Base):
+    """A one-time link for a new staff account; only the token's hash is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(110))
+    role: Mapped[str] = mapped_column(String(20))
+    body_id: Mapped[str | None] = mapped_column(ForeignKey("bodies.id"))
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportBatch(Base):
+    """An uploaded spreadsheet: its rows as parsed, and per row the outcome of issuing."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    body_id: Mapped[str] = mapped_column(ForeignKey("bodies.id"), index=True)
+    created_by: Mapped[str] = mapped_column(String(120))
+    filename: Mapped[str] = mapped_column(String(300))
+    digest: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[list] = mapped_column(JSON)  # [{"row": n, "data": {...} | None, "errors": {...}}]
+    results: Mapped[dict] = mapped_column(JSON, default=dict)  # row number → {id, number, grade} | {errors}
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,15 +9,15 @@ extract() {  # catalog, sources…
   local name=$1; shift
   local dir=registry/translations/$name
   mkdir -p "$dir"
-  "$PYBABEL" extract -F babel.cfg --no-location --sort-output -k _l -o "$dir/messages.pot" "$@"
+  "$PYBABEL" -q extract -F babel.cfg --no-location --sort-output -k _l -o "$dir/messages.pot" "$@"
   for lang in zh en; do
     if [ -f "$dir/$lang/LC_MESSAGES/messages.po" ]; then
-      "$PYBABEL" update --no-fuzzy-matching -i "$dir/messages.pot" -d "$dir" -l "$lang"
+      "$PYBABEL" -q update --no-fuzzy-matching -i "$dir/messages.pot" -d "$dir" -l "$lang"
     else
-      "$PYBABEL" init -i "$dir/messages.pot" -d "$dir" -l "$lang"
+      "$PYBABEL" -q init -i "$dir/messages.pot" -d "$dir" -l "$lang"
     fi
   done
-  "$PYBABEL" compile -d "$dir"
+  "$PYBABEL" -q compile -d "$dir"
 }
 consumer=()
 for src in registry/templates registry/api registry/public_pages.py registry/public; do [ -e "$src" ] && consumer+=("$src"); done

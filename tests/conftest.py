@@ -70,7 +70,9 @@ def session(engine):
 
 def app_config(database_url: str, **extra) -> dict:
     cfg = {"TESTING": True, "DATABASE_URL": database_url, "MASTER_KEY": MASTER_KEY, "PUBLIC_URL": PUBLIC_URL,
-           "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING", "LABEL_RENDER_SHARE": 1.0}
+           "RATELIMIT_ENABLED": False, "LOG_LEVEL": "WARNING", "LABEL_RENDER_SHARE": 1.0,
+           # Argon2 at its real cost takes over a second a hash on the shared test machine.
+           "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8192, "ARGON2_PARALLELISM": 1}
     cfg.update(extra)
     return cfg
 

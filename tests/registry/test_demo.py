@@ -28,5 +28,8 @@ def test_demo_has_every_kind_grade_and_state(app, session):
     assert any(c.valid_until < c.created_at.__class__.now(c.valid_until.tzinfo) for c in certs)  # expired
     assert any(c.status_reason == "superseded" for c in certs)
     assert session.scalars(select(Body).where(Body.code == "BFTC")).one().status == "suspended"
+    people = summary["people"]
+    assert set(people) == {"operator", "body-admin", "certifier"}
+    assert all(p["password"] and p["totpSecret"] and p["email"] for p in people.values())
     with app.app_context():
         assert seed(session, app)["operator"] == summary["operator"]  # idempotent

@@ -1,0 +1,137 @@
+"""The portal: server-rendered pages at ``/portal`` for certifiers, body administrators and the operator.
+
+Sessions are Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind https) managed by
+Flask-Login; each carries the account's password epoch, the sign-in time and the last request
+time, so a changed password, a disabled account, an idle or an old session all end it. CSRF
+protection (Flask-WTF) covers every state-changing request of the whole app except the bearer
+token APIs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+#: Requests authenticated by bearer tokens or client credentials, never by the cookie.
+CSRF_EXEMPT_PREFIXES = ("/api/", "/auth/", "/3/")
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def init_app(app) -> None:
+    cfg = app.config
+    if not cfg.get("SECRET_KEY"):
+        # One secret to configure: the session key derives from the key-encryption key.
+        cfg["SECRET_KEY"] = hmac.new(cfg["MASTER_KEY"].encode(), b"portal session", hashlib.sha256).hexdigest()
+    cfg.setdefault("PORTAL_IDLE_TIMEOUT", 30 * 60)
+    cfg.setdefault("PORTAL_SESSION_MAX", 12 * 3600)
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg.setdefault("SESSION_COOKIE_SECURE", cfg["PUBLIC_URL"].startswith("https:"))
+    cfg["WTF_CSRF_CHECK_DEFAULT"] = False
+    cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    cfg.setdefault("WTF_CSRF_SSL_STRICT", cfg["PUBLIC_URL"].startswith("https:"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "portal.login"
+    login_manager.login_message = None
+    login_manager.session_protection = None  # we end sessions by epoch and timeouts instead
+
+    @app.before_request
+    def _csrf_guard():
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and not request.path.startswith(CSRF_EXEMPT_PREFIXES):
+            csrf.protect()
+
+    from . import admin, certificates, filters, imports, issue, printing, views  # noqa: F401  (routes)
+
+    filters.init_app(app)
+    app.register_blueprint(bp)
+
+    from ..cli import operator_cli
+    from .cli import create_user
+
+    if "create-user" not in operator_cli.commands:
+        operator_cli.add_command(create_user)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    from ..db import get_session
+    from ..models import User
+
+    try:
+        user = get_session().get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    if user is None or user.disabled_at is not None or session.get("epoch") != user.password_epoch:
+        return None
+    return user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    return redirect(url_for("portal.login", next=request.full_path if request.method == "GET" else None))
+
+
+@bp.before_request
+def _timeouts():
+    if not session.get("_user_id"):
+        return None
+    now = int(time.time())
+    cfg = current_app.config
+    if now - session.get("seen", 0) > cfg["PORTAL_IDLE_TIMEOUT"] or now - session.get("since", 0) > cfg["PORTAL_SESSION_MAX"]:
+        lang = session.get("lang")
+        logout_user()
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        flash(_("Your session has ended. Log in again."), "info")
+        return redirect(url_for("portal.login"))
+    session["seen"] = now
+    if current_user.is_authenticated and current_user.lang and "lang" not in session:
+        session["lang"] = current_user.lang
+    return None
+
+
+@bp.after_request
+def _headers(resp):
+    resp.headers["Content-Security-Policy"] = PAGE_CSP
+    if resp.mimetype == "text/html":
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(err):
+    from ..http import _rollback
+
+    _rollback()
+    return render_template("portal/error.html", status=400, title=_("The form has expired"),
+                           message=_("The form could not be accepted because its security token is missing or "
+                                     "out of date. Go back, reload the page and try again.")), 400
+
+
+@bp.errorhandler(404)
+def _not_found(err):
+    from ..http import _rollback
+
+    _rollback()
+    return render_template("portal/error.html", status=404, title=_("Page not found"),
+                           message=_("Check the address, or go back to the dashboard.")), 404
+
+
+@bp.errorhandler(403)
+def _forbidden(err):
+    return render_template("portal/error.html", status=403, title=_("You cannot use this page"),
+                           message=_("Your role does not give access to this page.")), 403

@@ -1,0 +1,146 @@
+"""Template helpers: dates in the reader's language and zone, names of kinds and states."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from flask import g, request
+from flask_babel import format_date, format_time, get_locale
+from flask_babel import lazy_gettext as _l
+
+KIND_NAMES = {"carbon-footprint": _l("Carbon footprint"), "low-carbon": _l("Low-carbon product"),
+              "reduced-carbon": _l("Reduced-carbon product"), "carbon-neutral": _l("Carbon-neutral product")}
+STATUS_NAMES = {"active": _l("Valid"), "suspended": _l("Suspended"), "revoked": _l("Revoked"),
+                "expired": _l("Expired"), "withdrawn": _l("Withdrawn")}
+ROLE_NAMES = {"operator": _l("Registry operator"), "body-admin": _l("Body administrator"),
+              "certifier": _l("Certifier")}
+
+
+STAGE_NAMES = {"rawMaterialAcquisition": _l("Raw material acquisition"),
+               "rawMaterialTransport": _l("Raw material transport"), "manufacturing": _l("Manufacturing"),
+               "distribution": _l("Distribution and sales transport"), "use": _l("Use"),
+               "endOfLife": _l("End of life and recycling")}
+UNIT_NAMES = {"kilogram": _l("kilogram"), "liter": _l("litre"), "cubic meter": _l("cubic metre"),
+              "kilowatt hour": _l("kilowatt hour"), "megajoule": _l("megajoule"),
+              "ton kilometer": _l("tonne kilometre"), "square meter": _l("square metre"), "piece": _l("piece"),
+              "tonne": _l("tonne"), "meter": _l("metre")}
+BOUNDARY_NAMES = {"cradle-to-gate": _l("Cradle to gate"), "cradle-to-grave": _l("Cradle to grave")}
+OFFSET_KIND_NAMES = {"removal": _l("Removal"), "avoidance": _l("Avoidance")}
+OFFSET_FIELD_NAMES = {"registry": _l("Registry"), "serialNumber": _l("Serial number"),
+                      "quantity": _l("Quantity (t CO2e)"), "vintage": _l("Vintage"), "kind": _l("Kind"),
+                      "retiredAt": _l("Retired on"), "project": _l("Project")}
+
+
+FIELD_LABELS = {
+    "product.name": _l("Product name (English)"), "product.nameZh": _l("Product name (Chinese)"),
+    "product.category": _l("Product category"), "product.gtin": _l("GTIN"), "product.model": _l("Model"),
+    "product.manufacturer.name": _l("Manufacturer name"), "product.manufacturer.id": _l("Manufacturer id"),
+    "footprint.declaredUnitOfMeasurement": _l("Declared unit"),
+    "footprint.declaredUnitAmount": _l("Amount of the declared unit"),
+    "footprint.pcfExcludingBiogenicUptake": _l("Footprint excluding biogenic uptake (kg CO2e)"),
+    "footprint.pcfIncludingBiogenicUptake": _l("Footprint including biogenic uptake (kg CO2e)"),
+    "footprint.referencePeriodStart": _l("Reference period start"),
+    "footprint.referencePeriodEnd": _l("Reference period end"), "footprint.boundary": _l("System boundary"),
+    "footprint.ipccCharacterizationFactors": _l("IPCC characterisation factors"),
+    "footprint.crossSectoralStandards": _l("Accounting standards"),
+    "coveredQuantity": _l("Quantity of product covered (declared units)"),
+    "renewableElectricityShare": _l("Share of renewable electricity (0 to 1)"), "validUntil": _l("Valid until"),
+    "basedOn": _l("Based on"), "type": _l("Kind"),
+}
+
+
+def field_label(path: str) -> str:
+    if path in FIELD_LABELS:
+        return str(FIELD_LABELS[path])
+    parts = path.split(".")
+    if path.startswith("footprint.stages."):
+        return str(STAGE_NAMES.get(parts[-1], parts[-1]))
+    if path.startswith("footprint.gases."):
+        return parts[-1]
+    if path.startswith("offsets.") and len(parts) == 3:
+        return f"{_l('Offset %(n)d', n=int(parts[1]) + 1)}: {OFFSET_FIELD_NAMES.get(parts[2], parts[2])}"
+    return path
+
+
+IMPORT_STATUS = {"issued": _l("Issued"), "already issued": _l("Issued before"), "refused": _l("Refused"),
+                 "invalid": _l("Has problems"), "pending": _l("Not yet issued")}
+
+
+_WARNINGS = (
+    (re.compile(r"QR module ([\d.]+) mm is below ([\d.]+) mm"),
+     _l("The QR code's modules are %(size)s mm, below %(min)s mm: scanning may be unreliable. Print it larger.")),
+    (re.compile(r"smallest text is ([\d.]+) mm .* below ([\d.]+) mm"),
+     _l("The smallest text is %(size)s mm high, below %(min)s mm: it may be hard to read. Print it larger.")),
+    (re.compile(r"text shortened to fit: (.*)"), _l("Text shortened to fit: %(size)s")),
+    (re.compile(r"the label font has no glyph for (.*)"), _l("The label font cannot draw %(size)s.")),
+)
+
+
+def label_warning(text: str) -> str:
+    """A renderer warning in the reader's language (the renderer speaks English)."""
+    for pattern, message in _WARNINGS:
+        found = pattern.search(text)
+        if found:
+            groups = found.groups() + ("",)
+            return str(message) % {"size": groups[0], "min": groups[1]}
+    return text
+
+
+BODY_ACTIONS = {"body.accredited": _l("Accredited"), "body.accreditation-added": _l("Accreditation renewed or changed"),
+                "body.suspended": _l("Suspended"), "body.reinstated": _l("Reinstated"),
+                "body.withdrawn": _l("Withdrawn"), "body.key-rotated": _l("Signing key rotated")}
+
+
+def lang() -> str:
+    return str(get_locale() or "en")
+
+
+def date(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_date(value, "long")
+
+
+def datetime_(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    zone = "（北京时间）" if lang() == "zh" else " UTC"
+    return f"{format_date(value, 'long')} {format_time(value, 'HH:mm')}{zone}"
+
+
+def history_action(action: str, entry, cert) -> str:
+    details = entry.details or {}
+    if entry.target_id != cert.id and details.get("cascadeFrom") == cert.id:
+        return str(_l("Dependant certificate %(number)s suspended", number=details.get("number", "")))
+    if action == "certificate.revoked" and details.get("supersededBy"):
+        return str(_l("Superseded by a correction"))
+    names = {"certificate.issued": _l("Issued"), "certificate.suspended": _l("Suspended"),
+             "certificate.active": _l("Reinstated"), "certificate.revoked": _l("Revoked")}
+    return str(names.get(action, action))
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters["history_action"] = history_action
+    app.jinja_env.filters["field_label"] = field_label
+    app.jinja_env.filters["body_action"] = lambda v: str(BODY_ACTIONS.get(v, v))
+    app.jinja_env.filters["unit_option"] = lambda u: (u, str(UNIT_NAMES.get(u, u)))
+    app.jinja_env.filters["role_option"] = lambda r: (r, str(ROLE_NAMES.get(r, r)))
+    app.jinja_env.filters["body_option"] = lambda b: (b.id, b.name_zh if lang() == "zh" and b.name_zh else b.name)
+    app.jinja_env.filters["label_warning"] = label_warning
+    app.jinja_env.filters["import_status"] = lambda v: str(IMPORT_STATUS.get(v, v))
+    app.jinja_env.filters["stage"] = lambda v: str(STAGE_NAMES.get(v, v))
+    app.jinja_env.filters["offset_kind"] = lambda v: str(OFFSET_KIND_NAMES.get(v, v))
+    app.jinja_env.filters["offset_field"] = lambda v: str(OFFSET_FIELD_NAMES.get(v, v))
+    app.jinja_env.filters["date"] = date
+    app.jinja_env.filters["datetime"] = datetime_
+    app.jinja_env.filters["kind"] = lambda v: str(KIND_NAMES.get(v, v))
+    app.jinja_env.filters["status"] = lambda v: str(STATUS_NAMES.get(v, v))
+    app.jinja_env.filters["role"] = lambda v: str(ROLE_NAMES.get(v, v))
+
+    @app.context_processor
+    def _portal_context():
+        if not request.blueprint or request.blueprint != "portal":
+            return {}
+        code = lang()
+        return {"lang": code, "html_lang": "zh-CN" if code == "zh" else "en", "other_lang": "en" if code == "zh" else "zh"}
