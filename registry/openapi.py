@@ -66,7 +66,8 @@ def build_spec(app) -> dict:
     paths: dict[str, dict] = {}
     seen_ids: set[str] = set()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if rule.endpoint == "static":
+        # The portal is pages for people behind a login and CSRF, not part of the API.
+        if rule.endpoint == "static" or rule.endpoint.startswith("portal."):
             continue
         view = app.view_functions[rule.endpoint]
         meta = getattr(view, "openapi", None) or getattr(getattr(view, "__wrapped__", None), "openapi", None) or {}

@@ -67,9 +67,20 @@ def _check(certs: list[Certificate], opts: dict) -> tuple[list[tuple[Certificate
             checked.append((cert, rendered.warnings))
         except labels.LabelError as err:
             checked.append((cert, []))
-            errors.setdefault("f-mode", []).append(
-                _("The offline code of %(number)s is too dense for a label: choose a link code.", number=cert.number)
-                if opts["mode"] == "offline" else str(err))
+            least = (getattr(err, "extra", None) or {}).get("minWidthMm")
+            if err.type == "label-too-small" and least:
+                message = (_("At this width the offline code of %(number)s is too dense to scan from a photo: "
+                             "choose a width of at least %(mm)s millimetres, or a link code.", number=cert.number,
+                             mm=least) if opts["mode"] == "offline" else
+                           _("At this width some text of the label of %(number)s would be under 1.2 millimetres: "
+                             "choose a width of at least %(mm)s millimetres.", number=cert.number, mm=least))
+                errors.setdefault("f-width", [message])  # one message a field: its id is referenced once
+            elif opts["mode"] == "offline":
+                errors.setdefault("f-mode", []).append(
+                    _("The offline code of %(number)s is too dense for a label: choose a link code.", number=cert.number))
+            else:
+                errors.setdefault("f-width", [_("The label of %(number)s cannot be made with these options.",
+                                                number=cert.number)])
     return checked, errors
 
 

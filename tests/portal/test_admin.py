@@ -96,9 +96,14 @@ def test_print_page_warnings_and_files(app, session, body, signed_in):
                                actor="test") for _ in range(2)]
     session.commit()
     ids = "&".join(f"id={c.id}" for c in certs)
-    page = signed_in.get(f"/portal/labels?{ids}&width=20&lang=zh")
+    refused = signed_in.get(f"/portal/labels?{ids}&width=20&lang=zh")
+    import re
+
+    refusals = re.findall(r'id="f-width-error">.*?至少 (\d+) 毫米', refused.get_data(as_text=True))
+    assert refused.status_code == 400 and len(refusals) == 1 and int(refusals[0]) > 20  # text under 1.2 mm
+    page = signed_in.get(f"/portal/labels?{ids}&width=50&lang=zh-en")
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and "warnings-1" in html  # a 20 mm label is too small to scan well
+    assert page.status_code == 200 and "warnings-1" in html  # a 50 mm label is small: what to check
     sheet = signed_in.get(f"/portal/labels/download?{ids}&sheet=1")
     assert sheet.status_code == 200 and sheet.data.startswith(b"%PDF")
     one = signed_in.get(f"/portal/labels/download?id={certs[0].id}&format=png")

@@ -232,7 +232,12 @@ def test_certifier_end_to_end(browser, world):
     page.check("#f-sheet")
     page.fill("#f-width", "22")
     page.click("#update-preview")
-    assert page.locator("#warnings-1").is_visible()  # 22 mm is too small: the page says so
+    # 22 mm would put text under 1.2 mm: refused, with the width that works, beside the field.
+    assert page.locator("#f-width-error").is_visible() and "at least" in page.locator("#f-width-error").inner_text()
+    check(page, "print page with a refused width")
+    page.fill("#f-width", "50")
+    page.click("#update-preview")
+    assert page.locator("#warnings-1").is_visible()  # 50 mm is small: the page says what to check
     check(page, "print page with warnings")
     with page.expect_download() as dl:
         page.click("#download")

@@ -102,7 +102,7 @@ def test_reduced_carbon_and_carbon_neutral_from_pickers_and_offsets(signed_in, s
     product = {k: v for k, v in FORM.items() if k.startswith("product.")}
     data = {**product, "validUntil": "2028-12-31", "csrf_token": csrf_from(page), "form_token": token}
     one = signed_in.post("/portal/issue/reduced-carbon", data={**data, "basedOn": [a], "action": "preview"})
-    assert one.status_code == 400 and 'href="#f-basedOn"' in one.get_data(as_text=True)
+    assert one.status_code == 422 and 'href="#f-basedOn"' in one.get_data(as_text=True)  # insufficient-baseline
     preview = signed_in.post("/portal/issue/reduced-carbon", data={**data, "basedOn": [a, b], "action": "preview"})
     assert preview.status_code == 200, preview.get_data(as_text=True)[:2000]
     assert "Reduction tier" in preview.get_data(as_text=True)
