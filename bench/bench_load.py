@@ -84,11 +84,14 @@ class Stats:
         self.lock = threading.Lock()
         self.done = Counter()
         self.errors = Counter()
+        self.busy = Counter()
         self.samples: dict[str, list[str]] = {}
 
-    def record(self, name: str, ok: bool, detail: str = "") -> None:
+    def record(self, name: str, ok: bool, detail: str = "", busy: bool = False) -> None:
         with self.lock:
-            if ok:
+            if busy:
+                self.busy[name] += 1
+            elif ok:
                 self.done[name] += 1
             else:
                 self.errors[name] += 1
@@ -106,8 +109,11 @@ def client(port: int, stop: threading.Event, stats: Stats, name: str, requests) 
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
-            # A label size the registry declines (4xx) is an answer; 5xx and dropped connections are errors.
-            stats.record(name, resp.status < 500, f"{resp.status} {data[:120]!r}")
+            # A label size the registry declines (4xx) is an answer, and so is a render refused for now
+            # (503 busy with Retry-After: renders get a share of the CPU); other 5xx and dropped
+            # connections are errors. Refusals are counted apart and reported.
+            busy = resp.status == 503 and resp.getheader("Retry-After") is not None and b"/busy" in data
+            stats.record(name, resp.status < 500, f"{resp.status} {data[:120]!r}", busy=busy)
             if resp.getheader("Connection", "").lower() == "close":
                 conn.close()
         except (OSError, http.client.HTTPException) as err:
@@ -155,7 +161,7 @@ def report(title: str, stats: Stats, elapsed: float) -> None:
     print(f"\n{title} ({elapsed:.1f} s)")
     for name in sorted(set(stats.done) | set(stats.errors)):
         print(f"  {name:24} {stats.done[name] / elapsed:9.1f} req/s  {stats.done[name]:7d} ok  "
-              f"{stats.errors[name]:5d} errors  {stats.samples.get(name, [])}")
+              f"{stats.busy[name]:6d} busy  {stats.errors[name]:5d} errors  {stats.samples.get(name, [])}")
 
 
 def main(argv=None) -> int:
