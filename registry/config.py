@@ -32,9 +32,9 @@ DEFAULTS: dict[str, object] = {
     # redis://… to share limits across hosts; memory:// counts per worker process.
     "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_ENABLED": True,
-    "LABEL_RENDER_WAIT": 0.2,  # seconds a label render waits for the instance's render slot
+    "LABEL_RENDER_WAIT": 0.0,  # seconds a label render waits for the slot: waiting holds a worker
     # Share of one core that cold label renders may take, so verification keeps the rest.
-    "LABEL_RENDER_SHARE": 0.25,
+    "LABEL_RENDER_SHARE": 0.2,
     "EXPORT_DIR": None,  # finished label exports; default <instance>/exports
     "EXPORT_TTL": 86400,  # seconds an export's file is kept
     "EXPORT_MAX_ACTIVE": 5,  # exports a body may have queued or running at once

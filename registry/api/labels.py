@@ -141,10 +141,10 @@ def render_slot():
     a worker that verification needs.
     """
     cfg = current_app.config
-    wait = float(cfg.get("LABEL_RENDER_WAIT", 0.2))
+    wait = max(0.0, float(cfg.get("LABEL_RENDER_WAIT", 0.0)))
     share = min(1.0, max(0.01, float(cfg.get("LABEL_RENDER_SHARE", 0.2))))
     deadline = time.monotonic() + wait
-    if not _process_slot.acquire(timeout=wait):
+    if not (_process_slot.acquire(timeout=wait) if wait else _process_slot.acquire(blocking=False)):
         raise _busy()
     fd = None
     try:
@@ -182,7 +182,7 @@ def _free_from(fd: int) -> float:
 
 
 def _busy() -> RenderBusy:
-    retry = max(1, round(float(current_app.config.get("LABEL_RENDER_WAIT", 0.2))))
+    retry = max(1, round(float(current_app.config.get("LABEL_RENDER_WAIT", 0.0))))
     err = RenderBusy("Another label is being rendered; try again shortly (cached labels are served at once)",
                      extra={"retryAfter": retry})
     err.headers = {"Retry-After": str(retry)}
