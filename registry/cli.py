@@ -138,17 +138,6 @@ def rotate_registry_key():
         session.close()
 
 
-@registry_cli.command("worker")
-@click.option("--once", is_flag=True, help="Run one round of every task and exit.")
-def worker(once: bool):
-    """Deliver webhooks and PACT callbacks, run export jobs and other background tasks."""
-    from . import worker as _worker
-
-    _worker.load_tasks()
-    handled = _worker.run(current_app._get_current_object(), once=once)
-    click.echo(f"handled {handled}", err=True)
-
-
 @registry_cli.command("demo")
 def seed_demo():
     """Load demonstration data (operator, bodies, categories, certificates of every kind)."""

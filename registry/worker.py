@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 
 log = logging.getLogger("registry.worker")
@@ -52,11 +51,4 @@ def run(app, *, once: bool = False, idle_sleep: float = 0.5, stop: threading.Eve
 
 def load_tasks() -> None:
     """Import the modules that register tasks (each registers itself with @task)."""
-    import importlib
-
-    for module in ("registry.outbox", "registry.jobs", "registry.tlog"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+    from . import jobs, outbox, tlog  # noqa: F401  (each registers its tasks on import)

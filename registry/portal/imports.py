@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import select
 
 from ..db import get_session
 from verifier import grading
@@ -32,7 +31,6 @@ from .access import roles
 from .batch import issue_rows
 from .fields import TEMPLATE_COLUMNS, unflatten
 from .issue import field_errors, idempotency_client
-from .messages import translate
 
 BODY_ROLES = ("body-admin", "certifier")
 MAX_ROWS = 1000
