@@ -7,7 +7,7 @@ verification alone (the baseline), then the same with ``--renders`` clients fetc
 at varied sizes (``/labels/<id>.png?width=…&dpi=…``) beside it. Prints errors per endpoint and
 the ``/v/`` throughput with renders as a ratio of the baseline (target: 0 errors, ≥ 0.80).
 
-    python bench/bench_load.py [--seconds 60] [--connections 64] [--renders 4] [--workers 2]
+    python bench/bench_load.py [--seconds 60] [--connections 64] [--renders 4] [--workers 2] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -99,6 +99,13 @@ class Stats:
                 if len(self.samples[name]) < 3:
                     self.samples[name].append(detail)
 
+    def merge(self, other: "Stats") -> None:
+        self.done.update(other.done)
+        self.errors.update(other.errors)
+        self.busy.update(other.busy)
+        for name, samples in other.samples.items():
+            self.samples.setdefault(name, []).extend(samples[:3 - len(self.samples.get(name, []))])
+
 
 def client(port: int, stop: threading.Event, stats: Stats, name: str, requests) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -170,6 +177,7 @@ def main(argv=None) -> int:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--renders", type=int, default=4, help="label-render clients in the second phase")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="alternations of the two phases (seconds are split)")
     args = ap.parse_args(argv)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
@@ -180,9 +188,17 @@ def main(argv=None) -> int:
                   f"({args.connections - max(1, args.connections // 4)} on /v/, {max(1, args.connections // 4)} "
                   f"on /api/v1/verify), {args.workers} gunicorn workers, {args.seconds:.0f} s per phase")
             run_phase(port, min(5.0, args.seconds), args.connections, 0, ids, creds)  # warm caches
-            base, t0 = run_phase(port, args.seconds, args.connections, 0, ids, creds)
+            # Alternating rounds, so a change in the machine's load during the run falls on both phases.
+            base, mixed, t0, t1 = Stats(), Stats(), 0.0, 0.0
+            for _ in range(args.rounds):
+                stats, elapsed = run_phase(port, args.seconds / args.rounds, args.connections, 0, ids, creds)
+                base.merge(stats)
+                t0 += elapsed
+                stats, elapsed = run_phase(port, args.seconds / args.rounds, args.connections, args.renders,
+                                           ids, creds)
+                mixed.merge(stats)
+                t1 += elapsed
             report("verification alone", base, t0)
-            mixed, t1 = run_phase(port, args.seconds, args.connections, args.renders, ids, creds)
             report(f"with {args.renders} label-render clients", mixed, t1)
             key = "GET /v/{id}"
             ratio = (mixed.done[key] / t1) / (base.done[key] / t0) if base.done[key] else 0.0

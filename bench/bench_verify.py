@@ -80,7 +80,8 @@ def seed(tmp: Path, public_url: str) -> tuple[str, str]:
 def start_gunicorn(target: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
            "--log-level", "warning", target]
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd)
+    # Production refuses an http:// public URL (did:web needs https); these servers are local.
+    proc = subprocess.Popen(cmd, env={"REGISTRY_ENV": "development", **env}, cwd=cwd)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -34,7 +34,9 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_ENABLED": True,
     "LABEL_RENDER_WAIT": 0.0,  # seconds a label render waits for the slot: waiting holds a worker
     # Share of one core that cold label renders may take, so verification keeps the rest.
-    "LABEL_RENDER_SHARE": 0.2,
+    "LABEL_RENDER_SHARE": 0.1,
+    # Rendered PNG and PDF labels kept on disk for every worker of the instance (and across restarts).
+    "LABEL_DISK_CACHE_MB": 512,
     "EXPORT_DIR": None,  # finished label exports; default <instance>/exports
     "EXPORT_TTL": 86400,  # seconds an export's file is kept
     "EXPORT_MAX_ACTIVE": 5,  # exports a body may have queued or running at once

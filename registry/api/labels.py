@@ -118,6 +118,81 @@ class _LabelResponses:
                 self.size -= len(old.content) + len(old.gzipped or b"")
 
 
+class _DiskLabels:
+    """Rendered PNG and PDF labels in the instance folder, shared by every worker: a cold label is
+    rendered once per instance instead of once per worker, and a restart keeps them. Bounded by
+    ``LABEL_DISK_CACHE_MB``: every 64 writes the oldest files go until 80 % of it is left."""
+
+    SWEEP_EVERY = 64
+
+    def __init__(self, root: Path, budget: int):
+        self.root = root
+        self.budget = budget
+        self.writes = 0
+
+    def _path(self, key: tuple) -> Path:
+        return self.root / (hashlib.sha256(repr(key).encode()).hexdigest() + ".label")
+
+    def get(self, key: tuple) -> _Prepared | None:
+        try:
+            raw = self._path(key).read_bytes()
+            size = int.from_bytes(raw[:4], "big")
+            meta = json.loads(raw[4:4 + size])
+        except (OSError, ValueError):  # absent, or torn by a crash: render again
+            return None
+        content = raw[4 + size:]
+        if len(content) != meta.get("length"):
+            return None
+        return _Prepared(content, meta["mediaType"], meta["headers"])
+
+    def put(self, key: tuple, prepared: _Prepared) -> None:
+        if self.budget <= 0:
+            return
+        meta = json.dumps({"mediaType": prepared.media_type, "headers": prepared.headers,
+                           "length": len(prepared.content)}).encode()
+        path = self._path(key)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(len(meta).to_bytes(4, "big") + meta + prepared.content)
+            os.replace(tmp, path)  # readers see the whole file or none
+        except OSError as err:  # a full disk costs renders, not answers
+            current_app.logger.warning("label cache: cannot write %s: %s", path.name, err)
+            tmp.unlink(missing_ok=True)
+            return
+        self.writes += 1
+        if self.writes % self.SWEEP_EVERY == 0:
+            self.sweep()
+
+    def sweep(self) -> None:
+        files = []
+        for entry in os.scandir(self.root):
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            files.append((st.st_mtime, st.st_size, entry.path))
+        total = sum(size for _, size, _ in files)
+        if total <= self.budget:
+            return
+        for _, size, path in sorted(files):
+            Path(path).unlink(missing_ok=True)
+            total -= size
+            if total <= self.budget * 0.8:
+                break
+
+
+def _disk_labels() -> _DiskLabels:
+    disk = current_app.extensions.get("registry.label_disk")
+    if disk is None:
+        budget = int(float(current_app.config.get("LABEL_DISK_CACHE_MB", 512)) * 1024 * 1024)
+        disk = current_app.extensions["registry.label_disk"] = _DiskLabels(
+            Path(current_app.instance_path) / "label-cache", budget)
+    return disk
+
+
 class RenderBusy(RegistryError):
     status = 503
     type = "busy"
@@ -135,14 +210,14 @@ def render_slot():
     nothing for verification. The slot is a thread lock (this process) plus an exclusive
     ``flock`` on a file in the instance folder (all processes); the kernel drops the lock of
     a killed worker. After a render of *t* seconds the slot stays closed for *t* × (1 − share) /
-    share more (``LABEL_RENDER_SHARE``, default 0.2), the time written in the lock file, so
+    share more (``LABEL_RENDER_SHARE``, default 0.1), the time written in the lock file, so
     cold renders use at most that share of one core however many clients ask. A request that
     cannot have the slot within ``LABEL_RENDER_WAIT`` seconds gets 503 ``busy``: waiting holds
     a worker that verification needs.
     """
     cfg = current_app.config
     wait = max(0.0, float(cfg.get("LABEL_RENDER_WAIT", 0.0)))
-    share = min(1.0, max(0.01, float(cfg.get("LABEL_RENDER_SHARE", 0.2))))
+    share = min(1.0, max(0.01, float(cfg.get("LABEL_RENDER_SHARE", 0.1))))
     deadline = time.monotonic() + wait
     if not (_process_slot.acquire(timeout=wait) if wait else _process_slot.acquire(blocking=False)):
         raise _busy()
@@ -172,6 +247,20 @@ def render_slot():
         if fd is not None:
             os.close(fd)  # closing releases the flock
         _process_slot.release()
+
+
+def slot_may_open() -> bool:
+    """A cheap look at the slot (no lock taken): False when it is surely closed right now."""
+    if _process_slot.locked():
+        return False
+    try:
+        fd = os.open(Path(current_app.instance_path) / "label-render.lock", os.O_RDONLY)
+    except FileNotFoundError:
+        return True
+    try:
+        return time.time() >= _free_from(fd)
+    finally:
+        os.close(fd)
 
 
 def _free_from(fd: int) -> float:
@@ -211,7 +300,16 @@ def label(cert_id: str, ext: str):
     key = (cert_id, ext, options)
     prepared = cache.get(key)
     if prepared is None:
-        prepared = _prepare(cert_id, ext, *options)
+        disk = _disk_labels() if ext != "svg" else None  # SVG renders faster than a file read
+        prepared = disk.get(key) if disk is not None else None
+        if prepared is None:
+            # Refuse before reading anything while the slot is closed: clients that retry at once
+            # must not cost what a verification costs.
+            if not slot_may_open():
+                raise _busy()
+            prepared = _prepare(cert_id, ext, *options)
+            if disk is not None:
+                disk.put(key, prepared)
         cache.put(key, prepared)
     if request.if_none_match.contains(prepared.etag):
         resp = Response(status=304)

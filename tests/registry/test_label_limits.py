@@ -84,6 +84,8 @@ def test_cold_renders_take_only_their_share_of_a_core(app, client, issued):  # n
     # …a second cold render is refused at once…
     busy = client.get(f"/labels/{cert['id']}.png?width=61")
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    # (refused before the database is read: even an unknown certificate gets `busy`, not 404)
+    assert client.get("/labels/00000000-0000-0000-0000-000000000000.png").status_code == 503
     # …a rendered label is still served from the cache…
     assert client.get(f"/labels/{cert['id']}.png?width=60").status_code == 200
     # …and once the cool-down has passed the next render goes ahead.
@@ -114,3 +116,37 @@ def test_print_options_and_compact_variant_over_http(client, issued):  # noqa: F
     compact = client.get(f"/labels/{cert['id']}.png?variant=compact&width=15&dpi=600&colour=mono")
     assert compact.status_code == 200 and qr_text(compact.data) == cert["verifyUrl"]
     assert client.get(f"/labels/{cert['id']}.png?variant=compact&width=14").status_code == 422
+
+
+def test_a_rendered_label_is_kept_on_disk_for_every_worker(app, client, issued):  # noqa: F811
+    cert, _, _ = issued
+    app.config.update(LABEL_RENDER_SHARE=0.01, LABEL_RENDER_WAIT=0)
+    first = client.get(f"/labels/{cert['id']}.png?width=60")
+    assert first.status_code == 200
+    # Another worker (its own memory cache empty) while the slot is closed: served from disk, same bytes.
+    app.extensions.pop("registry.label_responses")
+    again = client.get(f"/labels/{cert['id']}.png?width=60")
+    assert again.status_code == 200 and again.data == first.data
+    assert again.headers["X-QR-Version"] == first.headers["X-QR-Version"]
+    assert qr_text(again.data) == cert["verifyUrl"]
+    assert client.get(f"/labels/{cert['id']}.png?width=62").status_code == 503  # not on disk: busy
+    # A torn file (a crash while writing) is not served: the label is rendered again.
+    cached = list((Path(app.instance_path) / "label-cache").glob("*.label"))
+    assert len(cached) == 1
+    cached[0].write_bytes(cached[0].read_bytes()[:-10])
+    app.extensions.pop("registry.label_responses")
+    (Path(app.instance_path) / "label-render.lock").write_text(f"{time.time() - 1:.3f}".ljust(24))
+    assert client.get(f"/labels/{cert['id']}.png?width=60").data == first.data
+
+
+def test_label_disk_cache_keeps_to_its_budget(app, client, issued):  # noqa: F811
+    cert, _, _ = issued
+    app.config.update(LABEL_DISK_CACHE_MB=0.5)  # a few labels
+    app.extensions.pop("registry.label_disk", None)
+    disk = None
+    for width in range(60, 60 + 64):
+        assert client.get(f"/labels/{cert['id']}.pdf?width={width}").status_code == 200
+        disk = app.extensions["registry.label_disk"]
+    files = list((Path(app.instance_path) / "label-cache").glob("*.label"))
+    assert disk.writes == 64 and 0 < len(files) < 64
+    assert sum(f.stat().st_size for f in files) <= 0.5 * 1024 * 1024 * 0.8
