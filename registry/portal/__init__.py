@@ -14,6 +14,7 @@ import hmac
 import time
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -29,7 +30,19 @@ PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 
+class _LeanSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the signing serializer built for every request that
+    carries no session cookie at all (every consumer scan and API call): it is needed only to
+    read a cookie or to write one."""
+
+    def open_session(self, app, request):
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app) -> None:
+    app.session_interface = _LeanSessionInterface()
     cfg = app.config
     if not cfg.get("SECRET_KEY"):
         # One secret to configure: the session key derives from the key-encryption key.
