@@ -193,7 +193,7 @@ def export_labels_cmd(body_code: str, out_path: str, fmt: str, formats: str, lan
             raise click.UsageError(f"No body with code {body_code}")
         query = select(Certificate.id).where(Certificate.body_id == body.id).order_by(Certificate.number)
         if status != "all":
-            from .api.certificates import status_filter
+            from .services.lookup import status_filter
             from .models import utcnow
 
             query = query.where(*status_filter(status, utcnow()))

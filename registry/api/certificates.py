@@ -16,7 +16,6 @@ from ..auth import current_principal, require
 from ..db import get_session
 from ..errors import Conflict, InvalidInput, NotAccredited, NotFound
 from ..http import json_body, limiter
-from ..domain.status import STATUSES
 from ..models import Certificate, utcnow
 from ..schemas.certificates import (ISSUE_EXAMPLE, CertificateIn, CertificateIssuedOut, CertificatePublicOut,
                                     CertificateStatusChangeIn)
@@ -137,18 +136,6 @@ def get_certificate(cert_id: str):
     return _out(cert), 200, {"Cache-Control": f"public, max-age={current_app.config['VERIFY_CACHE_SECONDS']}"}
 
 
-def status_filter(value: str, now) -> list:
-    """Conditions for a status as readers see it: expiry is derived from ``validUntil``."""
-    if value not in STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}",
-                           errors={"status": [f"One of {', '.join(STATUSES)}."]})
-    if value == "expired":
-        return [Certificate.status != "revoked", Certificate.valid_until <= now]
-    if value == "revoked":
-        return [Certificate.status == "revoked"]
-    return [Certificate.status == value, Certificate.valid_until > now]
-
-
 def _cursor_decode(value: str):
     try:
         created, cid = json.loads(base64.urlsafe_b64decode(value.encode() + b"==").decode())
@@ -172,7 +159,7 @@ def search_statement(filters: dict[str, str], after: tuple | None, limit: int, n
     query = select(Certificate)
     for name, value in filters.items():
         if name == "status":  # as readers see it: expiry is derived from validUntil
-            query = query.where(*status_filter(value, now or utcnow()))
+            query = query.where(*lookup.status_filter(value, now or utcnow()))
             continue
         query = query.where(FILTERS[name] == (value.zfill(14) if name == "gtin" else value))
     if after is not None:

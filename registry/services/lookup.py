@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import read_connection
-from ..domain.status import effective_status
-from ..errors import NotFound
+from ..domain.status import STATUSES, effective_status
+from ..errors import InvalidInput, NotFound
 from ..models import Certificate, number_key
 from .. import verification
 
@@ -88,3 +88,15 @@ def verify_by_reference(session: Session, res, item: dict) -> dict:
     return {"verified": any(r["verified"] for r in results), "gtin": certs[0].gtin, "results": results,
             "checks": [], "errors": [] if any(r["verified"] for r in results) else
             [{"code": "NOT_VERIFIED", "message": "none of the product's current certificates verifies"}]}
+
+
+def status_filter(value: str, now) -> list:
+    """Conditions for a status as readers see it: expiry is derived from ``validUntil``."""
+    if value not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}",
+                           errors={"status": [f"One of {', '.join(STATUSES)}."]})
+    if value == "expired":
+        return [Certificate.status != "revoked", Certificate.valid_until <= now]
+    if value == "revoked":
+        return [Certificate.status == "revoked"]
+    return [Certificate.status == value, Certificate.valid_until > now]
