@@ -1,14 +1,15 @@
 """Growth: each API operation's cost at 1 k, 100 k and 1 M certificates, as a ratio to its 1 k cost.
 
-    python bench/bench_growth.py [--sizes 1000,100000,1000000] [--postgres URL] [--no-sqlite] [--reps 30]
+    python bench/bench_growth.py [--sizes 1000,100000,1000000] [--postgres URL] [--no-sqlite] [--reps 30] [--rounds 3]
 
 For every size a fresh database is migrated and loaded through the bulk path
 (``issuing.issue_batch``, 1,000 items per transaction, the same code as ``POST
 /api/v1/certificates/batch``); then each operation runs ``--reps`` times in-process through the
-Flask test client and its median is printed with the ratio to the first size. Bytes per
+Flask test client, in rounds that alternate between the sizes (so drift in the machine's load
+falls on all of them), and its median is printed with the ratio to the first size. Bytes per
 certificate: the SQLite file (after a WAL checkpoint) or ``pg_total_relation_size`` of every
-table, divided by the number of certificates. ``--postgres`` DROPS AND RECREATES the public
-schema of that database: give it a database of its own.
+table, divided by the number of certificates. ``--postgres`` creates one database per size beside
+the one named (``<name>_growth_<size>``) and drops and rebuilds their public schema.
 """
 
 from __future__ import annotations
@@ -133,16 +134,17 @@ def bytes_per_certificate(app, backend: str) -> tuple[float, float]:
     return total / count, certs / count
 
 
-def timed(fn, reps: int) -> float:
+def timed(fn, reps: int) -> list[float]:
     samples = []
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1000
+    return samples
 
 
-def measure(app, bodies, reps: int) -> dict[str, float]:
+def measure(app, bodies, reps: int, round_: int = 0) -> dict[str, list[float]]:
+    """Each operation ``reps`` times; the samples in seconds."""
     client = app.test_client()
     body_id, client_id, secret = bodies[0]
     import base64
@@ -159,13 +161,13 @@ def measure(app, bodies, reps: int) -> dict[str, float]:
                    "type": sample.type, "status": "active", "body": sample.body_id}
         session.close()
     rng = random.Random(7)
-    out: dict[str, float] = {}
+    out: dict[str, list[float]] = {}
 
     def ok(resp, status=200):
         assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True)[:300])
         return resp
 
-    counter = iter(range(10**9))
+    counter = iter(range(round_ * 10**6, 10**9))
     out["issue (POST /certificates)"] = timed(
         lambda: ok(client.post("/api/v1/certificates", json=item(next(counter) + 7), headers=auth), 201), reps)
     out["verify (GET /v/{id}, JSON)"] = timed(
@@ -195,7 +197,7 @@ def measure(app, bodies, reps: int) -> dict[str, float]:
         return time.perf_counter() - t0, base
 
     samples, publish = [], []
-    for _ in range(max(5, reps // 3)):
+    for _ in range(max(2, reps // 3)):
         elapsed, base = revoke_with_dependants()
         samples.append(elapsed)
         cred = ok(client.get(f"/api/v1/certificates/{base['id']}")).get_json()["credential"]
@@ -206,52 +208,77 @@ def measure(app, bodies, reps: int) -> dict[str, float]:
         t0 = time.perf_counter()
         ok(client.get(status_url.replace(PUBLIC_URL, "")))  # first read after a flip: built and signed
         publish.append(time.perf_counter() - t0)
-    out["revoke with dependants"] = statistics.median(samples) * 1000
-    out["status list publication (after a flip)"] = statistics.median(publish) * 1000
+    out["revoke with dependants"] = samples
+    out["status list publication (after a flip)"] = publish
 
     def trust_cold():
         app.extensions.pop("registry.trust_cache", None)
         ok(client.get("/trust-list"))
 
-    out["trust list (rebuilt)"] = timed(trust_cold, max(5, reps // 3))
+    out["trust list (rebuilt)"] = timed(trust_cold, max(2, reps // 3))
     out["trust list (cached)"] = timed(lambda: ok(client.get("/trust-list")), reps)
     return out
+
+
+def pg_database(url: str, size: int) -> str:
+    """A database of its own per size beside the one given (created if missing), so every size stays
+    loaded while the measurements alternate between them."""
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_growth_{size}"
+    engine = make_engine(base.set(database=base.database).render_as_string(hide_password=False))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,100000,1000000")
-    parser.add_argument("--postgres", help="a PostgreSQL URL of a database of its own (its schema is dropped)")
+    parser.add_argument("--postgres", help="a PostgreSQL URL; each size gets a database <name>_growth_<size> "
+                                           "beside it, whose schema is dropped and rebuilt")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="the reps are split over this many rounds that alternate between the sizes")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     backends = ([] if args.no_sqlite else ["sqlite"]) + (["postgresql"] if args.postgres else [])
     for backend in backends:
         tmp = Path(tempfile.mkdtemp())
-        results: dict[int, dict[str, float]] = {}
+        apps: dict[int, tuple] = {}
         storage: dict[int, tuple[float, float]] = {}
         loads: dict[int, float] = {}
         for size in sizes:
             print(f"{backend}: building {size:,} certificates", file=sys.stderr, flush=True)
-            url = fresh_database(backend, args.postgres, tmp, size)
+            url = fresh_database(backend, pg_database(args.postgres, size) if backend == "postgresql" else None,
+                                 tmp, size)
             app = create_app({"TESTING": True, "DATABASE_URL": url, "MASTER_KEY": MASTER_KEY,
                               "PUBLIC_URL": PUBLIC_URL, "RATELIMIT_ENABLED": False, "LOG_LEVEL": "ERROR"})
-            app.instance_path = str(tmp)
+            app.instance_path = str(tmp / str(size))
             t0 = time.perf_counter()
             bodies = load(app, size)
             loads[size] = size / (time.perf_counter() - t0)
-            engine = app.extensions["registry.engine"]
-            with engine.begin() as conn:  # what a deployment's maintenance would have done by now
+            with app.extensions["registry.engine"].begin() as conn:  # what maintenance would have done by now
                 conn.exec_driver_sql("ANALYZE")
             storage[size] = bytes_per_certificate(app, backend)
-            results[size] = measure(app, bodies, args.reps)
-            print(f"  {backend} {size:,}: load {loads[size]:.0f}/s, bytes/cert {storage[size][0]:.0f} "
-                  f"(certificates table {storage[size][1]:.0f}); " +
-                  "; ".join(f"{k} {v:.2f} ms" for k, v in results[size].items()), file=sys.stderr, flush=True)
-            engine.dispose()
+            apps[size] = (app, bodies)
+        # Alternate: a change in the machine's load during the run falls on every size alike.
+        samples: dict[int, dict[str, list[float]]] = {s: {} for s in sizes}
+        reps = max(1, args.reps // args.rounds)
+        for round_ in range(args.rounds):
+            for size in sizes:
+                for op, values in measure(*apps[size], reps, round_).items():
+                    samples[size].setdefault(op, []).extend(values)
+        results = {s: {op: statistics.median(v) * 1000 for op, v in samples[s].items()} for s in sizes}
+        for size in sizes:
+            apps[size][0].extensions["registry.engine"].dispose()
         base = sizes[0]
-        print(f"\n== {backend}: median ms per operation, and ratio to {base:,} certificates ==")
+        print(f"\n== {backend}: median ms per operation, and ratio to {base:,} certificates "
+              f"({args.rounds} alternating rounds) ==")
         head = "".join(f"{s:>14,}" for s in sizes)
         print(f"{'operation':44}{head}")
         for op in results[base]:
