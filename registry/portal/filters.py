@@ -24,7 +24,10 @@ STAGE_NAMES = {"rawMaterialAcquisition": _l("Raw material acquisition"),
 UNIT_NAMES = {"kilogram": _l("kilogram"), "liter": _l("litre"), "cubic meter": _l("cubic metre"),
               "kilowatt hour": _l("kilowatt hour"), "megajoule": _l("megajoule"),
               "ton kilometer": _l("tonne kilometre"), "square meter": _l("square metre"), "piece": _l("piece"),
-              "tonne": _l("tonne"), "meter": _l("metre")}
+              "tonne": _l("tonne"), "meter": _l("metre"), "hour": _l("hour"),
+              "megabit second": _l("megabit second")}
+#: Formulas read alike in every language; the two families of gases are named.
+GAS_NAMES = {"HFCs": _l("HFCs (hydrofluorocarbons)"), "PFCs": _l("PFCs (perfluorocarbons)")}
 BOUNDARY_NAMES = {"cradle-to-gate": _l("Cradle to gate"), "cradle-to-grave": _l("Cradle to grave")}
 OFFSET_KIND_NAMES = {"removal": _l("Removal"), "avoidance": _l("Avoidance")}
 OFFSET_FIELD_NAMES = {"registry": _l("Registry"), "serialNumber": _l("Serial number"),
@@ -57,7 +60,7 @@ def field_label(path: str) -> str:
     if path.startswith("footprint.stages."):
         return str(STAGE_NAMES.get(parts[-1], parts[-1]))
     if path.startswith("footprint.gases."):
-        return parts[-1]
+        return str(GAS_NAMES.get(parts[-1], parts[-1]))
     if path.startswith("offsets.") and len(parts) == 3:
         return f"{_l('Offset %(n)d', n=int(parts[1]) + 1)}: {OFFSET_FIELD_NAMES.get(parts[2], parts[2])}"
     return path
@@ -165,7 +168,25 @@ def history_action(action: str, entry, cert) -> str:
     return str(names.get(action, action))
 
 
+#: Fields whose value is English by definition (marked ``lang="en"`` where shown).
+ENGLISH_FIELDS = frozenset({"product.name"})
+
+
+def field_value(value, path: str) -> str:
+    """A coded form value as the reader names it (units, boundaries, kinds of offset)."""
+    if path == "footprint.declaredUnitOfMeasurement":
+        return str(UNIT_NAMES.get(value, value))
+    if path == "footprint.boundary":
+        return str(BOUNDARY_NAMES.get(value, value))
+    if path.startswith("offsets.") and path.endswith(".kind"):
+        return str(OFFSET_KIND_NAMES.get(value, value))
+    return value
+
+
 def init_app(app) -> None:
+    app.jinja_env.globals["ENGLISH_FIELDS"] = ENGLISH_FIELDS
+    app.jinja_env.filters["field_value"] = field_value
+    app.jinja_env.filters["unit"] = lambda v: str(UNIT_NAMES.get(v, v))
     app.jinja_env.filters["history_action"] = history_action
     app.jinja_env.filters["field_label"] = field_label
     app.jinja_env.filters["body_action"] = lambda v: str(BODY_ACTIONS.get(v, v))
@@ -178,6 +199,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["label_warning"] = label_warning
     app.jinja_env.filters["import_status"] = lambda v: str(IMPORT_STATUS.get(v, v))
     app.jinja_env.filters["stage"] = lambda v: str(STAGE_NAMES.get(v, v))
+    app.jinja_env.filters["gas"] = lambda v: str(GAS_NAMES.get(v, v))
     app.jinja_env.filters["offset_kind"] = lambda v: str(OFFSET_KIND_NAMES.get(v, v))
     app.jinja_env.filters["offset_field"] = lambda v: str(OFFSET_FIELD_NAMES.get(v, v))
     app.jinja_env.filters["date"] = date

@@ -74,6 +74,8 @@ EXACT = {
     "The registry operator suspended this certificate; only the operator can reinstate it":
         _l("The registry operator suspended this certificate; only the operator can reinstate it."),
     "The client is already disabled": _l("The API client is already disabled."),
+    "An item is not a JSON object": _l("This row could not be read."),
+    "The request has invalid fields": _l("Some fields have problems: see the message beside each."),
 }
 
 PREFIXES = (
@@ -83,6 +85,9 @@ PREFIXES = (
     ("Must be a decimal written as a string", _l("Enter a number, like 0.82.")),
     ("Must be a URN or URI naming the manufacturer", _l("Enter the manufacturer's id as a URN, like urn:uscc:91310000XXXXXXXXXX.")),
     ("Length must be between", _l("The text is too long.")),
+    ("Shorter than minimum length", _l("Enter a value: it is required.")),
+    ("Longer than maximum length", _l("The text is too long.")),
+    ("ISO 3166-1 alpha-2 code", _l("Enter a two-letter country code, like CN.")),
     ("Required for a", _l("Enter a value: it is required for this kind of certificate.")),
     ("Not allowed on a", _l("Leave this empty for this kind of certificate.")),
     ("A reduced-carbon certificate needs at least two", _l("Choose at least two carbon footprint certificates.")),
@@ -118,6 +123,7 @@ PATTERNS = [(re.compile(pattern), message) for pattern, message in (
      _l("Offset %(registry)s %(serial)s already backs certificate %(number)s; an offset backs one certificate "
         "only.")),
     (r"Must not be before (?P<year>\d+)\.", _l("Enter a year from %(year)s on.")),
+    (r"Does not match the category given \((?P<code>.+)\)\.", _l("Choose the product category %(code)s.")),
     (r".+ is already listed at offsets\.(?P<index>\d+); an offset backs one certificate once\.",
      _l("This offset is already listed as offset %(index)s: list each offset once.")),
     (r"The same offset is listed more than once \(.*\)\.", _l("The same offset is listed more than once: list "
@@ -225,7 +231,24 @@ def _values(found: re.Match) -> dict[str, str]:
             values[key] = str(table.get(values[key], values[key]))
     if "index" in values:
         values["index"] = str(int(values["index"]) + 1)
+    if "scheme" in values:
+        values["scheme"] = scheme_name(values["scheme"])
     return values
+
+
+def scheme_name(text: str) -> str:
+    """``cn-carbon-label v1`` as the scheme's name in the reader's language and its version."""
+    from verifier import grading
+
+    from .filters import lang
+
+    scheme_id, _sep, version = text.rpartition(" v")
+    try:
+        scheme = grading.load_scheme(scheme_id, version)
+    except Exception:  # noqa: BLE001  (an unknown scheme is named as the rule wrote it)
+        return text
+    name = scheme.get("nameZh") if lang() == "zh" and scheme.get("nameZh") else scheme.get("name", scheme_id)
+    return str(_l("%(name)s, version %(version)s", name=name, version=version))
 
 
 def translate(message: str, type: str | None = None) -> str:
