@@ -51,6 +51,21 @@ def problem(status: int, type_: str, title: str, detail: str, **extra) -> Respon
     return resp
 
 
+def _page_for(err: Exception, status: int, headers: dict | None = None) -> Response | None:
+    """A page for people instead of problem+json when a part of the site made of pages (the portal)
+    claims the path: ``app.extensions["registry.error_pages"]`` holds (path prefix, renderer)."""
+    if not has_request_context():
+        return None
+    path = request.path
+    for prefix, render in current_app.extensions.get("registry.error_pages", ()):
+        if path == prefix or path.startswith(prefix + "/"):
+            resp = render(err, status)
+            if resp is not None:
+                resp.headers.extend(headers or {})
+            return resp
+    return None
+
+
 def _rollback() -> None:
     session = g.get("db_session")
     if session is not None:
@@ -151,6 +166,9 @@ def init_app(app) -> None:
     @app.errorhandler(RegistryError)
     def _registry_error(err: RegistryError):
         _rollback()
+        page = _page_for(err, err.status, getattr(err, "headers", None))
+        if page is not None:
+            return page
         resp = problem(err.status, err.type, err.title, err.detail, **err.extra)
         resp.headers.extend(getattr(err, "headers", {}))  # e.g. Retry-After on 503
         if err.status == 401:
@@ -161,6 +179,9 @@ def init_app(app) -> None:
     @app.errorhandler(ValidationError)
     def _validation_error(err: ValidationError):
         _rollback()
+        page = _page_for(err, 422)
+        if page is not None:
+            return page
         messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
         return problem(422, "invalid-input", "Invalid input", "The request has invalid fields",
                        errors=_flatten(messages))
@@ -168,14 +189,19 @@ def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         _rollback()
+        headers = {}
+        if err.code == 405 and getattr(err, "valid_methods", None):
+            headers["Allow"] = ", ".join(err.valid_methods)
+        if err.code == 429:
+            headers["Retry-After"] = "60"
+        page = _page_for(err, err.code or 500, headers)
+        if page is not None:
+            return page
         slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 406: "not-acceptable",
                 413: "payload-too-large", 415: "unsupported-media-type", 429: "rate-limited"}.get(
                     err.code, "http-error")
         resp = problem(err.code or 500, slug, err.name, err.description or err.name)
-        if err.code == 405 and getattr(err, "valid_methods", None):
-            resp.headers["Allow"] = ", ".join(err.valid_methods)
-        if err.code == 429:
-            resp.headers["Retry-After"] = "60"
+        resp.headers.extend(headers)
         return resp
 
     @app.errorhandler(Exception)
@@ -183,11 +209,17 @@ def init_app(app) -> None:
         _rollback()
         if is_busy(err):
             log.warning("database busy: %s", err)
+            page = _page_for(err, 503, {"Retry-After": "2"})
+            if page is not None:
+                return page
             resp = problem(503, "database-busy", "Database busy",
                            "The database is busy with other writes; retry the request shortly")
             resp.headers["Retry-After"] = "2"
             return resp
         log.exception("unhandled error")
+        page = _page_for(err, 500)
+        if page is not None:
+            return page
         return problem(500, "internal-error", "Internal server error",
                        "The request could not be completed; it has been logged with its request id")
 

@@ -16,7 +16,7 @@ from .. import auth, outbox, pact
 from ..callbacks import CallbackRefused, check_callback_url
 from ..db import get_session
 from ..errors import RegistryError
-from ..http import limiter, log, problem
+from ..http import _page_for, limiter, log, problem
 from ..models import Certificate, OAuthClient, utcnow
 from . import doc
 
@@ -276,7 +276,7 @@ def register(app) -> None:
         if request.path.startswith("/3/"):
             resp = error_response(405, "BadRequest", f"{request.method} is not allowed on {request.path}")
         else:
-            resp = problem(405, "method-not-allowed", err.name, err.description or err.name)
+            resp = _page_for(err, 405) or problem(405, "method-not-allowed", err.name, err.description or err.name)
         if getattr(err, "valid_methods", None):
             resp.headers["Allow"] = ", ".join(err.valid_methods)
         return resp

@@ -70,6 +70,7 @@ def init_app(app) -> None:
 
     filters.init_app(app)
     app.register_blueprint(bp)
+    app.extensions.setdefault("registry.error_pages", []).append((bp.url_prefix, error_page))
 
     from ..cli import operator_cli
     from .cli import create_user
@@ -135,16 +136,33 @@ def _csrf_error(err):
                                      "out of date. Go back, reload the page and try again.")), 400
 
 
-@bp.errorhandler(404)
-def _not_found(err):
-    from ..http import _rollback
+def error_page(err: Exception, status: int):
+    """The page a person gets for an error anywhere under /portal (routing 404s and 405s included);
+    the API keeps problem+json. None when the page itself cannot be drawn (the caller answers JSON)."""
+    from ..errors import RegistryError
+    from .messages import translate
 
-    _rollback()
-    return render_template("portal/error.html", status=404, title=_("Page not found"),
-                           message=_("Check the address, or go back to the dashboard.")), 404
-
-
-@bp.errorhandler(403)
-def _forbidden(err):
-    return render_template("portal/error.html", status=403, title=_("You cannot use this page"),
-                           message=_("Your role does not give access to this page.")), 403
+    titles = {
+        400: (_("The request could not be understood"), _("Go back, reload the page and try again.")),
+        403: (_("You cannot use this page"), _("Your role does not give access to this page.")),
+        404: (_("Page not found"), _("Check the address, or go back to the dashboard.")),
+        405: (_("This page cannot be used that way"),
+              _("Use the links and buttons on the portal's pages: go back to the dashboard and start again.")),
+        413: (_("The file is too large"), _("Upload a smaller file, or split it into smaller files.")),
+        422: (_("The request has invalid data"), _("Go back, check what you entered and try again.")),
+        429: (_("Too many requests"), _("Wait a minute, then try again.")),
+        503: (_("The registry is busy"), _("Wait a moment, then try again.")),
+    }
+    title, message = titles.get(status) or (
+        _("Something went wrong"),
+        _("The page could not be shown. Try again; if it keeps happening, tell the registry operator the "
+          "request id %(id)s.", id=g.get("request_id", "")))
+    if isinstance(err, RegistryError) and status not in (404, 500):
+        message = translate(err.detail, err.type)
+    try:
+        resp = current_app.make_response((render_template("portal/error.html", status=status, title=title,
+                                                          message=message), status))
+    except Exception:  # noqa: BLE001  (an error page that fails must not hide the first error)
+        current_app.logger.exception("the portal error page failed")
+        return None
+    return _headers(resp)

@@ -9,6 +9,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -26,6 +27,7 @@ from ..schemas.common import DECLARED_UNITS, KINDS
 from ..services import accreditation, audit
 from . import accounts, bp
 from .access import roles
+from .filters import AUDIT_ACTIONS, AUDIT_GROUPS, audit_action
 from .messages import translate, translate_errors
 
 AUDIT_PAGE = 50
@@ -49,7 +51,7 @@ def _errors(err: Exception, prefix: str = "f-") -> dict[str, list[str]]:
     else:
         raw = dict(err.extra.get("errors") or {}) or {"_form": [err.detail]}
     out: dict[str, list[str]] = {}
-    for path, messages in translate_errors(raw).items():
+    for path, messages in translate_errors(raw, getattr(err, "type", None)).items():
         key = "_form" if path == "_form" else prefix + path.replace(".", "-")
         out.setdefault(key, []).extend(messages)
     return out
@@ -223,7 +225,7 @@ def rotate_body_key():
         db.commit()
     except RegistryError as err:
         db.rollback()
-        return _body_page(body, errors={"_form": [translate(err.detail)]}, status=err.status)
+        return _body_page(body, errors={"_form": [translate(err.detail, err.type)]}, status=err.status)
     flash(_("New signing key %(kid)s is in use; the old one stays published.", kid=key.key_name), "success")
     return _back(body)
 
@@ -294,7 +296,7 @@ def body_transition(body_id: str, action: str):
         db.commit()
     except RegistryError as err:
         db.rollback()
-        return _body_page(body, errors={"_form": [translate(err.detail)]}, status=err.status)
+        return _body_page(body, errors={"_form": [translate(err.detail, err.type)]}, status=err.status)
     flash(_("The body's status is now: %(status)s.", status=_status_name(body.status)), "success")
     return redirect(url_for("portal.body_detail", body_id=body.id))
 
@@ -411,8 +413,13 @@ def audit_trail():
     rows = db.scalars(q.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE)).all()
     bodies = db.scalars(select(Body).order_by(Body.name)).all()
     chips = [(k, v, url_for("portal.audit_trail", **{n: w for n, w in args.items() if n != k})) for k, v in args.items()]
+    zh = str(get_locale()) == "zh"
+    body_names = {b.id: (b.name_zh if zh and b.name_zh else b.name) for b in bodies}
+    action_groups = [(group, str(label), [(a, audit_action(a)) for a in AUDIT_ACTIONS if a.startswith(group)])
+                     for group, label in AUDIT_GROUPS.items()]
     return render_template("portal/audit.html", rows=rows, filters=args, chips=chips, errors=errors, page=page,
-                           pages=max(1, -(-total // AUDIT_PAGE)), total=total, bodies=bodies), 400 if errors else 200
+                           pages=max(1, -(-total // AUDIT_PAGE)), total=total, bodies=bodies, body_names=body_names,
+                           action_groups=action_groups), 400 if errors else 200
 
 
 @bp.route("/registry-key", methods=["GET", "POST"])

@@ -129,7 +129,7 @@ def change_status(cert_id: str, action: str):
             db.commit()
         except RegistryError as err:
             db.rollback()
-            errors = {"_form": [translate(err.detail)]}
+            errors = {"_form": [translate(err.detail, err.type)]}
         else:
             flash({"suspend": _("Certificate %(number)s is suspended.", number=cert.number),
                    "reinstate": _("Certificate %(number)s is valid again.", number=cert.number),
@@ -164,7 +164,7 @@ def revoke_by_number():
                 db.commit()
             except RegistryError as err:
                 db.rollback()
-                errors["_form"] = [translate(err.detail)]
+                errors["_form"] = [translate(err.detail, err.type)]
             else:
                 flash(_("Certificate %(number)s is revoked.", number=cert.number), "success")
                 return redirect(url_for("portal.certificate", cert_id=cert.id))

@@ -24,7 +24,10 @@ STAGE_NAMES = {"rawMaterialAcquisition": _l("Raw material acquisition"),
 UNIT_NAMES = {"kilogram": _l("kilogram"), "liter": _l("litre"), "cubic meter": _l("cubic metre"),
               "kilowatt hour": _l("kilowatt hour"), "megajoule": _l("megajoule"),
               "ton kilometer": _l("tonne kilometre"), "square meter": _l("square metre"), "piece": _l("piece"),
-              "tonne": _l("tonne"), "meter": _l("metre")}
+              "tonne": _l("tonne"), "meter": _l("metre"), "hour": _l("hour"),
+              "megabit second": _l("megabit second")}
+#: Formulas read alike in every language; the two families of gases are named.
+GAS_NAMES = {"HFCs": _l("HFCs (hydrofluorocarbons)"), "PFCs": _l("PFCs (perfluorocarbons)")}
 BOUNDARY_NAMES = {"cradle-to-gate": _l("Cradle to gate"), "cradle-to-grave": _l("Cradle to grave")}
 OFFSET_KIND_NAMES = {"removal": _l("Removal"), "avoidance": _l("Avoidance")}
 OFFSET_FIELD_NAMES = {"registry": _l("Registry"), "serialNumber": _l("Serial number"),
@@ -57,7 +60,7 @@ def field_label(path: str) -> str:
     if path.startswith("footprint.stages."):
         return str(STAGE_NAMES.get(parts[-1], parts[-1]))
     if path.startswith("footprint.gases."):
-        return parts[-1]
+        return str(GAS_NAMES.get(parts[-1], parts[-1]))
     if path.startswith("offsets.") and len(parts) == 3:
         return f"{_l('Offset %(n)d', n=int(parts[1]) + 1)}: {OFFSET_FIELD_NAMES.get(parts[2], parts[2])}"
     return path
@@ -91,6 +94,51 @@ BODY_ACTIONS = {"body.accredited": _l("Accredited"), "body.accreditation-added":
                 "body.suspended": _l("Suspended"), "body.reinstated": _l("Reinstated"),
                 "body.withdrawn": _l("Withdrawn"), "body.key-rotated": _l("Signing key rotated")}
 
+#: Every action the audit trail records (``audit.record(action=…)``), as the operator reads it.
+#: A reinstated certificate is recorded as ``certificate.active``, the state it returns to.
+AUDIT_ACTIONS = {
+    "certificate.issued": _l("Certificate issued"), "certificate.suspended": _l("Certificate suspended"),
+    "certificate.active": _l("Certificate reinstated"), "certificate.revoked": _l("Certificate revoked"),
+    "body.accredited": _l("Body accredited"), "body.accreditation-added": _l("Body accreditation renewed or changed"),
+    "body.suspended": _l("Body suspended"), "body.reinstated": _l("Body reinstated"),
+    "body.withdrawn": _l("Body withdrawn"), "body.key-rotated": _l("Body signing key rotated"),
+    "category.created": _l("Product category added"), "category.updated": _l("Product category changed"),
+    "client.created": _l("API client created"), "client.secret-rotated": _l("API client secret replaced"),
+    "client.disabled": _l("API client disabled"), "client.revoked": _l("API client revoked"),
+    "registry.key-rotated": _l("Registry signing key rotated"),
+    "user.created": _l("Account created"), "user.invited": _l("Person invited"),
+    "user.signed-in": _l("Signed in"), "user.password-changed": _l("Password changed"),
+    "user.recovery-codes-generated": _l("New recovery codes made"),
+    "user.recovery-code-used": _l("Recovery code used to sign in"),
+    "user.disabled": _l("Account disabled"), "user.enabled": _l("Account enabled"),
+}
+#: The groups the action filter offers: a prefix matches every action of its kind.
+AUDIT_GROUPS = {"certificate.": _l("Any certificate action"), "body.": _l("Any body action"),
+                "category.": _l("Any category action"), "client.": _l("Any API client action"),
+                "registry.": _l("Any registry key action"), "user.": _l("Any account action")}
+TARGET_TYPES = {"certificate": _l("Certificate"), "body": _l("Body"), "category": _l("Product category"),
+                "client": _l("API client"), "registry": _l("Registry"), "user": _l("Account"),
+                "invitation": _l("Invitation")}
+#: Who acted, by the prefix of the audit actor (``user:<email>``, ``body:<id>``, ``operator:<client>``, ``cli``).
+ACTOR_KINDS = {"user": _l("Person"), "body": _l("Body API client"), "operator": _l("Operator API client"),
+               "cli": _l("Command line"), "system": _l("Registry (automatic)")}
+
+
+def audit_action(action: str) -> str:
+    if action in AUDIT_ACTIONS:
+        return str(AUDIT_ACTIONS[action])
+    if action in AUDIT_GROUPS:
+        return str(AUDIT_GROUPS[action])
+    return action
+
+
+def actor_name(actor: str) -> str:
+    """The audit actor as a kind of party and its id: ``Person a@example.org``."""
+    kind, _sep, who = (actor or "").partition(":")
+    if kind in ACTOR_KINDS:
+        return f"{ACTOR_KINDS[kind]} {who}".strip()
+    return actor
+
 
 def lang() -> str:
     return str(get_locale() or "en")
@@ -120,16 +168,38 @@ def history_action(action: str, entry, cert) -> str:
     return str(names.get(action, action))
 
 
+#: Fields whose value is English by definition (marked ``lang="en"`` where shown).
+ENGLISH_FIELDS = frozenset({"product.name"})
+
+
+def field_value(value, path: str) -> str:
+    """A coded form value as the reader names it (units, boundaries, kinds of offset)."""
+    if path == "footprint.declaredUnitOfMeasurement":
+        return str(UNIT_NAMES.get(value, value))
+    if path == "footprint.boundary":
+        return str(BOUNDARY_NAMES.get(value, value))
+    if path.startswith("offsets.") and path.endswith(".kind"):
+        return str(OFFSET_KIND_NAMES.get(value, value))
+    return value
+
+
 def init_app(app) -> None:
+    app.jinja_env.globals["ENGLISH_FIELDS"] = ENGLISH_FIELDS
+    app.jinja_env.filters["field_value"] = field_value
+    app.jinja_env.filters["unit"] = lambda v: str(UNIT_NAMES.get(v, v))
     app.jinja_env.filters["history_action"] = history_action
     app.jinja_env.filters["field_label"] = field_label
     app.jinja_env.filters["body_action"] = lambda v: str(BODY_ACTIONS.get(v, v))
+    app.jinja_env.filters["audit_action"] = audit_action
+    app.jinja_env.filters["actor"] = actor_name
+    app.jinja_env.filters["target_type"] = lambda v: str(TARGET_TYPES.get(v, v))
     app.jinja_env.filters["unit_option"] = lambda u: (u, str(UNIT_NAMES.get(u, u)))
     app.jinja_env.filters["role_option"] = lambda r: (r, str(ROLE_NAMES.get(r, r)))
     app.jinja_env.filters["body_option"] = lambda b: (b.id, b.name_zh if lang() == "zh" and b.name_zh else b.name)
     app.jinja_env.filters["label_warning"] = label_warning
     app.jinja_env.filters["import_status"] = lambda v: str(IMPORT_STATUS.get(v, v))
     app.jinja_env.filters["stage"] = lambda v: str(STAGE_NAMES.get(v, v))
+    app.jinja_env.filters["gas"] = lambda v: str(GAS_NAMES.get(v, v))
     app.jinja_env.filters["offset_kind"] = lambda v: str(OFFSET_KIND_NAMES.get(v, v))
     app.jinja_env.filters["offset_field"] = lambda v: str(OFFSET_FIELD_NAMES.get(v, v))
     app.jinja_env.filters["date"] = date
@@ -140,7 +210,8 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _portal_context():
-        if not request.blueprint or request.blueprint != "portal":
+        # Error pages for unmatched /portal addresses have no blueprint but are portal pages.
+        if request.blueprint != "portal" and not (request.path + "/").startswith("/portal/"):
             return {}
         code = lang()
         return {"lang": code, "html_lang": "zh-CN" if code == "zh" else "en", "other_lang": "en" if code == "zh" else "zh"}

@@ -31,6 +31,7 @@ from .access import roles
 from .batch import issue_rows
 from .fields import TEMPLATE_COLUMNS, unflatten
 from .issue import field_errors, idempotency_client
+from .messages import translate, translate_errors
 
 BODY_ROLES = ("body-admin", "certifier")
 MAX_ROWS = 1000
@@ -136,7 +137,8 @@ def dry_run(body: Body, rows: list[dict]) -> list[dict]:
                 raise Conflict("An offset in this row is also used by an earlier row", type="offset-already-used")
             seen_offsets.update(keys)
         except (ValidationError, RegistryError) as err:
-            errors = field_errors(err, set(TEMPLATE_COLUMNS))
+            # Stored as the rules wrote them: each reader sees them in their own language.
+            errors = field_errors(err, set(TEMPLATE_COLUMNS), translated=False)
         checked.append({"row": row["row"], "values": values, "errors": errors})
     return checked
 
@@ -218,7 +220,7 @@ def _batch(batch_id: str) -> ImportBatch:
 @roles(*BODY_ROLES)
 def import_batch(batch_id: str):
     batch = _batch(batch_id)
-    invalid = [r for r in batch.rows if r["errors"]]
+    invalid = [{**r, "errors": translate_errors(r["errors"])} for r in batch.rows if r["errors"]]
     valid = len(batch.rows) - len(invalid)
     errors = {f"row-{r['row']}": [_("Row %(row)d: %(message)s", row=r["row"],
                                     message=next(iter(r["errors"].values()))[0])] for r in invalid[:20]}
@@ -237,13 +239,13 @@ def _result_rows(batch: ImportBatch) -> list[dict]:
         if res is None:
             status = "invalid" if r["errors"] else "pending"
             out.append({"row": r["row"], "status": status, "number": "", "id": "", "grade": "", "verifyUrl": "",
-                        "errors": "; ".join(m for ms in r["errors"].values() for m in ms)})
+                        "errors": "; ".join(translate(m) for ms in r["errors"].values() for m in ms)})
         elif res.get("id"):
             out.append({"row": r["row"], "status": res["status"], "number": res["number"], "id": res["id"],
                         "grade": res.get("grade") or "", "verifyUrl": f"{base}/v/{res['id']}", "errors": ""})
         else:
             out.append({"row": r["row"], "status": "refused", "number": "", "id": "", "grade": "", "verifyUrl": "",
-                        "errors": "; ".join(m for ms in res.get("errors", {}).values() for m in ms)})
+                        "errors": "; ".join(translate(m) for ms in res.get("errors", {}).values() for m in ms)})
     return out
 
 
@@ -269,7 +271,7 @@ def import_issue(batch_id: str):
                                       "number": c.number, "grade": c.grade}
         else:
             results[str(r["row"])] = {"status": "refused",
-                                      "errors": field_errors(answer.error, set(TEMPLATE_COLUMNS))}
+                                      "errors": field_errors(answer.error, set(TEMPLATE_COLUMNS), translated=False)}
     batch.results = results
     db.commit()
     total = sum(1 for r in batch.rows if not r["errors"])

@@ -120,8 +120,9 @@ def _render_form(kind: str, flat: dict, errors: dict, token: str, status: int = 
         gases=GASES, offset_kinds=OFFSET_KINDS, body=body), status
 
 
-def field_errors(err: Exception, known: set[str]) -> dict[str, list[str]]:
-    """A ValidationError or RegistryError as messages per form field, in the reader's language."""
+def field_errors(err: Exception, known: set[str], *, translated: bool = True) -> dict[str, list[str]]:
+    """A ValidationError or RegistryError as messages per form field, in the reader's language
+    (or as the rules wrote them, for storing: ``translated=False``)."""
     if isinstance(err, ValidationError):
         messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
         raw = _flatten(messages)
@@ -129,11 +130,12 @@ def field_errors(err: Exception, known: set[str]) -> dict[str, list[str]]:
     else:
         raw = dict(err.extra.get("errors") or {})
         detail = err.detail
+    kind = getattr(err, "type", None)
     out: dict[str, list[str]] = {}
-    for path, msgs in translate_errors(raw).items():
+    for path, msgs in (translate_errors(raw, kind) if translated else raw).items():
         out.setdefault(resolve(path, known), []).extend(msgs)
     if not out and detail:
-        out["_form"] = [translate(detail)]
+        out["_form"] = [translate(detail, kind) if translated else detail]
     return out
 
 

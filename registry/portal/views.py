@@ -22,6 +22,7 @@ from ..i18n import LANGUAGES
 from ..models import Body, Certificate, utcnow
 from . import accounts, bp
 from .forms import AcceptInviteForm, LoginForm, PasswordForm, RecoveryForm, form_errors
+from .messages import translate
 
 
 def master_key() -> str:
@@ -205,7 +206,7 @@ def accept_invite(token: str):
         except accounts.InvalidCode:
             errors = {"f-code": [_("Enter the 6-digit code your authenticator app shows for this account.")]}
         except RegistryError as err:
-            errors = {"_form": [err.detail]}
+            errors = {"_form": [translate(err.detail, err.type)]}
         else:
             codes = accounts.regenerate_recovery_codes(db, user, form.password.data)
             db.commit()

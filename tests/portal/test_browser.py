@@ -330,6 +330,13 @@ def test_body_admin_and_operator_pages(browser, world):
     check(page, "recovery codes")
     page.goto(f"{url}/portal/grading")
     check(page, "grading schemes")
+    resp = page.goto(f"{url}/portal/no-such-page")
+    assert resp.status == 404 and page.locator("html[lang=zh-CN]").count() == 1
+    assert page.locator('main a[href="/portal/"]').count() == 1
+    check(page, "unknown address in Chinese")
+    resp = page.goto(f"{url}/portal/logout")
+    assert resp.status == 405
+    check(page, "wrong method")
 
     invited = browser.new_context(locale="en-GB").new_page()
     invited.goto(link.replace("http://registry.test", url))
@@ -346,9 +353,10 @@ def test_body_admin_and_operator_pages(browser, world):
     for path, what in (("/portal/bodies", "bodies"), (f"/portal/bodies/{world['body'].id}", "body detail"),
                        ("/portal/categories", "categories"), ("/portal/audit", "audit trail"),
                        ("/portal/audit?action=nothing.at.all", "empty audit trail"), ("/portal/staff", "staff"),
-                       ("/portal/registry-key", "registry key"), ("/portal/certificates", "all certificates")):
+                       ("/portal/registry-key", "registry key"), ("/portal/certificates", "all certificates"),
+                       ("/portal/no/such/page", "unknown address")):
         resp = op.goto(url + path)
-        assert resp.status == 200, path
+        assert resp.status == (404 if "no/such" in path else 200), path
         check(op, what)
     op.goto(f"{url}/portal/bodies")
     op.click("#accredit")  # empty: errors
