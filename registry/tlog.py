@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, bindparam, func, insert, literal_column, select, union_all, update
 from sqlalchemy.orm import Session
 
 from verifier import _tlog as merkle
 
 from .models import TlogCheckpoint, TlogEntry, TlogState, TlogTile, utcnow
 from .worker import task
+
+_log = logging.getLogger("registry.tlog")
 
 WIDTH = merkle.TILE_WIDTH
 HEIGHT = merkle.TILE_HEIGHT
@@ -127,48 +130,70 @@ def _seal_tiles(session: Session, size: int) -> None:
         level, count = level + 1, t + 1
 
 
-def bulk_append(conn, events: list[dict], *, batch: int = 5000) -> int:
+_ENTRY_COLUMNS = "tlog_entries (idx, leaf_hash, entry, kind, certificate_id)"
+
+
+def bulk_append(conn, events: list[dict], *, batch: int = 20_000) -> int:
     """Append many events at once through a Core connection (building the log for existing data);
     returns the new size. The caller holds the transaction."""
     size = conn.execute(select(TlogState.size).where(TlogState.id == 1)).scalar_one()
-    tiles: dict[int, list[bytes]] = {}
+    pending: dict[int, list[bytes]] = {}
     pending_level0 = list(conn.execute(select(TlogEntry.leaf_hash).where(
         TlogEntry.idx >= size - size % WIDTH).order_by(TlogEntry.idx)).scalars()) if size % WIDTH else []
-    # The driver's executemany directly: the ORM's per-row type processing costs more than the hashing.
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO tlog_entries (idx, leaf_hash, entry, kind, certificate_id) VALUES ({', '.join([mark] * 5)})"
-    canonical, digest = merkle.canonical_json, merkle.leaf_hash
-    rows = []
-    for event in events:
-        entry = canonical(event)
-        leaf = digest(entry)
-        rows.append((size, leaf, entry, event["kind"], event.get("certificateId")))
-        size += 1
-        pending_level0.append(leaf)
-        if len(pending_level0) == WIDTH:
-            _bulk_seal(conn, tiles, 0, size // WIDTH - 1, pending_level0)
-            pending_level0 = []
-        if len(rows) >= batch:
-            conn.exec_driver_sql(sql, rows)
-            rows = []
-    if rows:
-        conn.exec_driver_sql(sql, rows)
+    write = _entry_writer(conn)
+    canonical, sha256 = merkle.canonical_json, hashlib.sha256
+    tiles: list[tuple] = []  # full tiles, written with each batch of entries in one statement
+    for start in range(0, len(events), batch):
+        chunk = events[start:start + batch]
+        entries = list(map(canonical, chunk))
+        leaves = [sha256(b"\0" + e).digest() for e in entries]
+        rows = [(size + i, leaf, entry, event["kind"], event.get("certificateId"))
+                for i, (leaf, entry, event) in enumerate(zip(leaves, entries, chunk))]
+        # Whole tiles straight from this batch's leaves; the partial one waits for more.
+        for i in range(0, len(leaves)):
+            pending_level0.append(leaves[i])
+            if len(pending_level0) == WIDTH:
+                _bulk_seal(conn, pending, tiles, 0, (size + i + 1) // WIDTH - 1, pending_level0)
+                pending_level0 = []
+        size += len(chunk)
+        write(rows)
+        if tiles:
+            conn.execute(insert(TlogTile), [dict(level=lv, idx=t, hashes=b, root=r) for lv, t, b, r in tiles])
+            tiles = []
     conn.execute(update(TlogState).where(TlogState.id == 1).values(size=size))
     return size
 
 
-def _bulk_seal(conn, pending: dict[int, list[bytes]], level: int, t: int, base: list[bytes]) -> None:
+def _entry_writer(conn):
+    """How rows reach ``tlog_entries``: COPY on PostgreSQL with psycopg (one stream, no statement
+    per row), else the driver's executemany (the ORM's per-row type processing costs more than
+    the hashing)."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        raw = conn.connection.driver_connection
+
+        def copy(rows):
+            with raw.cursor() as cur, cur.copy(f"COPY {_ENTRY_COLUMNS} FROM STDIN") as out:
+                for row in rows:
+                    out.write_row(row)
+        return copy
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {_ENTRY_COLUMNS} VALUES ({', '.join([mark] * 5)})"
+    return lambda rows: conn.exec_driver_sql(sql, rows)
+
+
+def _bulk_seal(conn, pending: dict[int, list[bytes]], out: list, level: int, t: int, base: list[bytes]) -> None:
     blob, root = tile_blob(base)
-    conn.execute(insert(TlogTile).values(level=level, idx=t, hashes=blob, root=root))
+    out.append((level, t, blob, root))
     above = pending.get(level + 1)
     if above is None:
+        # Tiles of this level sealed before this call are stored (this call's are still in ``out``).
         start = t - t % WIDTH
         above = pending[level + 1] = list(conn.execute(select(TlogTile.root).where(
             TlogTile.level == level, TlogTile.idx >= start, TlogTile.idx < t).order_by(TlogTile.idx)).scalars())
     above.append(root)
     if len(above) == WIDTH:
         pending[level + 1] = []
-        _bulk_seal(conn, pending, level + 1, t // WIDTH, above)
+        _bulk_seal(conn, pending, out, level + 1, t // WIDTH, above)
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,6 +206,30 @@ _LEAVES = (select(TlogEntry.leaf_hash).where(TlogEntry.idx >= bindparam("lo"), T
            .order_by(TlogEntry.idx))
 _ROOTS = (select(TlogTile.root).where(TlogTile.level == bindparam("level"), TlogTile.idx >= bindparam("lo"),
                                       TlogTile.idx < bindparam("hi")).order_by(TlogTile.idx))
+_READS: dict[tuple, object] = {}  # one statement per shape of a proof's reads
+
+
+def _int(n: int):
+    return literal_column(str(int(n)), BigInteger)
+
+
+def _reads(full: int, partial: tuple[int, ...]):
+    """One statement reading ``full`` stored tiles and the hashes of the partial tiles at the
+    levels in ``partial``: rows ``(level, idx, data, kind)``, kind 0 for a tile, 1 for a hash."""
+    stmt = _READS.get((full, partial))
+    if stmt is None:
+        parts = [select(TlogTile.level, TlogTile.idx, TlogTile.hashes, _int(0)).where(
+            TlogTile.level == bindparam(f"fl{n}"), TlogTile.idx == bindparam(f"ft{n}")) for n in range(full)]
+        for level in partial:
+            if level == 0:
+                parts.append(select(_int(0), TlogEntry.idx, TlogEntry.leaf_hash, _int(1)).where(
+                    TlogEntry.idx >= bindparam("lo0"), TlogEntry.idx < bindparam("hi0")))
+            else:
+                parts.append(select(_int(level), TlogTile.idx, TlogTile.root, _int(1)).where(
+                    TlogTile.level == level - 1, TlogTile.idx >= bindparam(f"lo{level}"),
+                    TlogTile.idx < bindparam(f"hi{level}")))
+        stmt = _READS[(full, partial)] = parts[0] if len(parts) == 1 else union_all(*parts)
+    return stmt
 
 
 class Tree:
@@ -209,6 +258,48 @@ class Tree:
         """How many hashes tile ``level``/``t`` has in this tree (0 when it has none)."""
         return max(0, min(WIDTH, (self.size >> (HEIGHT * level)) - t * WIDTH))
 
+    def prefetch(self, *indices: int) -> None:
+        """Read in one query what proofs about leaves ``indices`` need and no cache holds: the full
+        tiles on their paths and the right edge (the partial tile of every level, which every
+        proof's right-hand subtrees come from). A cold proof is then one round trip, not eight."""
+        full, partial, params = [], [], {}
+        level = 0
+        while self.size >> (HEIGHT * level):
+            for index in indices:
+                t = index >> (HEIGHT * (level + 1))
+                if self.width(level, t) == WIDTH and (level, t) not in full and self.cache.get((level, t)) is None:
+                    full.append((level, t))
+            t = (self.size >> (HEIGHT * level)) >> HEIGHT
+            width = self.width(level, t)
+            have = len(self._partial.get((level, t)) or ())
+            if have < width < WIDTH:
+                partial.append((level, have))
+                params[f"lo{level}"], params[f"hi{level}"] = t * WIDTH + have, t * WIDTH + width
+            level += 1
+        if not full and not partial:
+            return
+        for n, (level, t) in enumerate(full):
+            params[f"fl{n}"], params[f"ft{n}"] = level, t
+        got: dict[int, list] = {level: [] for level, _ in partial}
+        for level, idx, data, kind in self.conn.execute(_reads(len(full), tuple(lv for lv, _ in partial)), params):
+            if kind == 0:
+                self.cache.put((level, idx), data)
+            else:
+                got[level].append((idx, data))
+        for level, have in partial:
+            t = (self.size >> (HEIGHT * level)) >> HEIGHT
+            rows = sorted(got[level])
+            known = self._partial.get((level, t)) or []
+            # Stored only when whole and still adjoining (another thread may have read it too);
+            # otherwise base() reads it, and says what is missing.
+            if len(rows) == params[f"hi{level}"] - params[f"lo{level}"] and len(known) == have:
+                self._store_partial(level, t, known + [h for _, h in rows])
+
+    def _store_partial(self, level: int, t: int, hashes: list[bytes]) -> None:
+        if len(self._partial) > 4096:
+            self._partial.clear()
+        self._partial[(level, t)] = hashes
+
     def base(self, level: int, t: int, width: int) -> list[bytes]:
         """The first ``width`` hashes of tile ``level``/``t``."""
         if self.width(level, t) == WIDTH:
@@ -216,8 +307,9 @@ class Tree:
             return [blob[i * 32:(i + 1) * 32] for i in range(width)]
         hit = self._partial.get((level, t)) or []
         if len(hit) < width:
+            # The whole partial tile at once: the next subtree asked for is usually further right.
             lo = t * WIDTH + len(hit)
-            hi = t * WIDTH + width
+            hi = t * WIDTH + max(width, self.width(level, t))
             if level == 0:
                 more = list(self.conn.execute(_LEAVES, {"lo": lo, "hi": hi}).scalars())
             else:
@@ -225,9 +317,7 @@ class Tree:
             if len(more) < hi - lo:
                 raise LookupError(f"log tile {level}/{t} has {len(hit) + len(more)} of {width} hashes")
             hit = hit + more
-            if len(self._partial) > 4096:
-                self._partial.clear()
-            self._partial[(level, t)] = hit
+            self._store_partial(level, t, hit)
         return hit[:width]
 
     def node(self, height: int, index: int) -> bytes:
@@ -254,12 +344,19 @@ class Tree:
         return merkle.node_hash(self.mth(lo, lo + k), self.mth(lo + k, hi))
 
     def root(self) -> bytes:
-        return self.mth(0, self.size) if self.size else merkle.EMPTY_ROOT
+        if not self.size:
+            return merkle.EMPTY_ROOT
+        self.prefetch()
+        return self.mth(0, self.size)
 
     def inclusion(self, index: int) -> list[bytes]:
+        if 0 <= index < self.size:
+            self.prefetch(index)
         return merkle.inclusion_path(index, self.size, self.mth)
 
     def consistency(self, first: int) -> list[bytes]:
+        if 0 < first < self.size:
+            self.prefetch(first - 1)
         return merkle.consistency_path(first, self.size, self.mth)
 
 
@@ -394,20 +491,77 @@ def checkpoint(session: Session, *, cover: int = 0, app=None, known_size: int | 
         with st.lock:
             st.checked_at = now
         return cur
-    signer = app.extensions["registry.signer"]
-    key = _log_key(session, app)
-    root = Tree(conn, current, st.tiles, st.edge).root()
-    name = origin_for(app.config["PUBLIC_URL"])
-    body = merkle.Checkpoint(name, current, root).body
-    note = merkle.sign_note(body, name, lambda data: signer.sign_bytes(key, data), _raw_public(key))
-    cp = merkle.Checkpoint(name, current, root, note)
+    cp = _sign(conn, app, _log_key(session, app), current)
     if st.stored_size < current and now - st.stored_at >= interval:
         _store(session, cp)
         st.stored_size, st.stored_at = current, now
+    _keep(st, cp, now)
+    return cp
+
+
+def _sign(conn, app, key, size: int) -> merkle.Checkpoint:
+    st = _state(app)
+    root = Tree(conn, size, st.tiles, st.edge).root()
+    name = origin_for(app.config["PUBLIC_URL"])
+    signer = app.extensions["registry.signer"]
+    body = merkle.Checkpoint(name, size, root).body
+    note = merkle.sign_note(body, name, lambda data: signer.sign_bytes(key, data), _raw_public(key))
+    return merkle.Checkpoint(name, size, root, note)
+
+
+def _keep(st: _State, cp: merkle.Checkpoint, now: float) -> None:
     with st.lock:
         if st.latest is None or cp.size >= st.latest.size:
             st.latest, st.signed_at, st.checked_at = cp, now, now
-    return cp
+
+
+def checkpoint_at_start(app) -> merkle.Checkpoint | None:
+    """Sign and store a checkpoint of the whole log as the registry starts, unless a stored one
+    covers it already; returns it (None when none was needed or the database cannot be read).
+
+    create_app calls it: under gunicorn the master does, once, before forking (``preload_app``),
+    and the workers inherit the checkpoint and the right edge it read. Processes starting at once
+    sign the same tree (Ed25519 is deterministic) and store it once: the insert ignores a size
+    already stored. A database not migrated yet is left alone; the worker signs once it is.
+    """
+    from flask import g
+    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+    from .db import new_session
+
+    st = _state(app)
+    with app.app_context():
+        session = new_session()
+        try:
+            g.db_write = False  # SQLite: the look takes no write lock
+            n = size(session)
+            stored = session.execute(select(func.max(TlogCheckpoint.size))).scalar()
+            session.rollback()
+            if n == 0 or (stored is not None and stored >= n):
+                return None
+            g.db_write = True
+            for attempt in range(3):
+                try:
+                    key = _log_key(session, app)  # made and committed if the log has none yet
+                    cp = _sign(session.connection(), app, key, size(session))
+                    _store(session, cp)
+                    break
+                except IntegrityError:  # another process made the log key at the same moment: use theirs
+                    session.rollback()
+                    if attempt == 2:
+                        raise
+            now = time.monotonic()
+            st.stored_size, st.stored_at = cp.size, now
+            _keep(st, cp, now)
+            return cp
+        except SQLAlchemyError as err:
+            session.rollback()
+            _log.info("no checkpoint at start: %s", err)
+            return None
+        finally:
+            session.close()
+            # Nothing pooled survives into forked gunicorn workers.
+            app.extensions["registry.engine"].dispose()
 
 
 def _store(session: Session, cp: merkle.Checkpoint) -> None:
