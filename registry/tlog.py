@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from sqlalchemy import BigInteger, bindparam, func, insert, literal_column, select, union_all, update
@@ -728,18 +729,31 @@ class _Collector:
 
         try:
             with read_connection() as conn:
-                n = size(conn)
-                last = conn.execute(select(TlogCheckpoint.size, TlogCheckpoint.created_at)
-                                    .order_by(TlogCheckpoint.size.desc()).limit(1)).first()
+                n, last = status(conn)
         except Exception:  # no app context or no database: the scrape goes on without these
             return
         yield GaugeMetricFamily("registry_tlog_size", "Entries in the transparency log", value=n)
         if last is not None:
-            created = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=utcnow().tzinfo)
             yield GaugeMetricFamily("registry_tlog_checkpoint_size", "Entries in the last stored checkpoint",
                                     value=last.size)
             yield GaugeMetricFamily("registry_tlog_checkpoint_age_seconds", "Age of the last stored checkpoint",
-                                    value=(utcnow() - created).total_seconds())
+                                    value=(utcnow() - last.created_at).total_seconds())
+
+
+class Stored(NamedTuple):
+    size: int
+    created_at: datetime  # UTC
+
+
+def status(conn) -> tuple[int, Stored | None]:
+    """The log's size and its last stored checkpoint, for operators: /metrics and the portal."""
+    n = size(conn)
+    last = conn.execute(select(TlogCheckpoint.size, TlogCheckpoint.created_at)
+                        .order_by(TlogCheckpoint.size.desc()).limit(1)).first()
+    if last is None:
+        return n, None
+    created = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=utcnow().tzinfo)
+    return n, Stored(last.size, created)
 
 
 def init_app(app) -> None:
