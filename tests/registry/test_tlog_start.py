@@ -70,6 +70,14 @@ def test_a_checkpoint_of_the_whole_log_is_stored_at_start(own_database):
     cp = t.verify_checkpoint(note, client.get("/log/key").text.strip())
     assert cp.size == 301 and cp.root == naive_mth(entries)
     assert client.get("/log/checkpoint").text == note  # served as signed at start
+    # and the start warmed what proofs read: a proof of another leaf sends no query
+    from .test_tlog import statements
+
+    st = app.extensions["registry.tlog"]
+    with app.extensions["registry.engine"].connect() as conn, statements(conn) as seen:
+        proof = tlog.Tree(conn, 301, st.tiles, st.edge).inclusion(200)
+    assert seen == []
+    t.verify_inclusion(t.leaf_hash(entries[200]), 200, 301, proof, cp.root)
     # a start that finds the log covered signs nothing; one after growth covers the growth
     create_app(app_config(url))
     assert [row.size for row in _stored(engine)] == [301]
