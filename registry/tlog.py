@@ -22,12 +22,13 @@ from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import BigInteger, bindparam, func, insert, literal_column, select, union_all, update
+from sqlalchemy import (BigInteger, bindparam, delete, exists, func, insert, literal_column, select, union_all,
+                        update)
 from sqlalchemy.orm import Session
 
 from verifier import _tlog as merkle
 
-from .models import TlogCheckpoint, TlogEntry, TlogState, TlogTile, utcnow
+from .models import TlogCheckpoint, TlogEdge, TlogEntry, TlogState, TlogTile, utcnow
 from .worker import task
 
 _log = logging.getLogger("registry.tlog")
@@ -203,7 +204,7 @@ def _bulk_seal(conn, pending: dict[int, list[bytes]], out: list, level: int, t: 
 
 # Built once: these run for every proof. Core columns, not the ORM's: a new process's first
 # proof would otherwise configure every mapper (~80 ms) before it could compile.
-_TILES, _ENTRIES = TlogTile.__table__.c, TlogEntry.__table__.c
+_TILES, _ENTRIES, _EDGES = TlogTile.__table__.c, TlogEntry.__table__.c, TlogEdge.__table__.c
 _FULL_TILE = select(_TILES.hashes).where(_TILES.level == bindparam("level"), _TILES.idx == bindparam("t"))
 _LEAVES = (select(_ENTRIES.leaf_hash).where(_ENTRIES.idx >= bindparam("lo"), _ENTRIES.idx < bindparam("hi"))
            .order_by(_ENTRIES.idx))
@@ -217,22 +218,56 @@ def _int(n: int):
 
 
 def _reads(full: int, partial: tuple[int, ...]):
-    """One statement reading ``full`` stored tiles and the hashes of the partial tiles at the
-    levels in ``partial``: rows ``(level, idx, data, kind)``, kind 0 for a tile, 1 for a hash."""
+    """One statement reading ``full`` stored tiles and, for the partial tiles at the levels in
+    ``partial``, the stored edge of the tree's size or, when there is none, their hashes: rows
+    ``(level, idx, data, kind)``, kind 0 for a tile, 1 for a hash, 2 for the edge."""
     stmt = _READS.get((full, partial))
     if stmt is None:
         parts = [select(_TILES.level, _TILES.idx, _TILES.hashes, _int(0)).where(
             _TILES.level == bindparam(f"fl{n}"), _TILES.idx == bindparam(f"ft{n}")) for n in range(full)]
+        if partial:
+            parts.append(select(_int(-1), _EDGES.size, _EDGES.hashes, _int(2)).where(_EDGES.size == bindparam("es")))
+            no_edge = ~exists().where(_EDGES.size == bindparam("es"))
         for level in partial:
             if level == 0:
                 parts.append(select(_int(0), _ENTRIES.idx, _ENTRIES.leaf_hash, _int(1)).where(
-                    _ENTRIES.idx >= bindparam("lo0"), _ENTRIES.idx < bindparam("hi0")))
+                    _ENTRIES.idx >= bindparam("lo0"), _ENTRIES.idx < bindparam("hi0"), no_edge))
             else:
                 parts.append(select(_int(level), _TILES.idx, _TILES.root, _int(1)).where(
                     _TILES.level == level - 1, _TILES.idx >= bindparam(f"lo{level}"),
-                    _TILES.idx < bindparam(f"hi{level}")))
+                    _TILES.idx < bindparam(f"hi{level}"), no_edge))
         stmt = _READS[(full, partial)] = parts[0] if len(parts) == 1 else union_all(*parts)
     return stmt
+
+
+def edge_blob(tree: Tree) -> bytes:
+    """The stored form of a tree's right edge: for each level with a partial tile, the level (1
+    byte), its width (2 bytes) and its hashes followed by every complete inner level."""
+    out = []
+    level = 0
+    while tree.size >> (HEIGHT * level):
+        t = (tree.size >> (HEIGHT * level)) >> HEIGHT
+        width = tree.width(level, t)
+        if 0 < width < WIDTH:
+            levels = [tree.base(level, t, width)]
+            while len(levels[-1]) > 1:
+                prev = levels[-1]
+                levels.append([merkle.node_hash(prev[i], prev[i + 1]) for i in range(0, len(prev) - 1, 2)])
+            out.append(bytes([level]) + width.to_bytes(2, "big") + b"".join(b"".join(x) for x in levels))
+        level += 1
+    return b"".join(out)
+
+
+def _edge_parts(blob: bytes):
+    """``(level, width, hashes)`` of each partial tile in a stored edge."""
+    pos = 0
+    while pos < len(blob):
+        level, width = blob[pos], int.from_bytes(blob[pos + 1:pos + 3], "big")
+        count, w = 0, width
+        while w:
+            count, w = count + w, w >> 1
+        yield level, width, blob[pos + 3:pos + 3 + 32 * count]
+        pos += 3 + 32 * count
 
 
 class Tree:
@@ -283,12 +318,18 @@ class Tree:
             return
         for n, (level, t) in enumerate(full):
             params[f"fl{n}"], params[f"ft{n}"] = level, t
+        if partial:
+            params["es"] = self.size
         got: dict[int, list] = {level: [] for level, _ in partial}
         for level, idx, data, kind in self.conn.execute(_reads(len(full), tuple(lv for lv, _ in partial)), params):
             if kind == 0:
                 self.cache.put((level, idx), data)
-            else:
+            elif kind == 1:
                 got[level].append((idx, data))
+            else:  # the stored edge: no partial tile's hashes came with it
+                for lv, width, hashes in _edge_parts(data):
+                    self._store_partial(("edge", lv, (self.size >> (HEIGHT * lv)) >> HEIGHT), (width, hashes))
+                partial = []
         for level, have in partial:
             t = (self.size >> (HEIGHT * level)) >> HEIGHT
             rows = sorted(got[level])
@@ -296,12 +337,17 @@ class Tree:
             # Stored only when whole and still adjoining (another thread may have read it too);
             # otherwise base() reads it, and says what is missing.
             if len(rows) == params[f"hi{level}"] - params[f"lo{level}"] and len(known) == have:
-                self._store_partial(level, t, known + [h for _, h in rows])
+                self._store_partial((level, t), known + [h for _, h in rows])
 
-    def _store_partial(self, level: int, t: int, hashes: list[bytes]) -> None:
+    def _store_partial(self, key: tuple, value) -> None:
         if len(self._partial) > 4096:
             self._partial.clear()
-        self._partial[(level, t)] = hashes
+        self._partial[key] = value
+
+    def _stored_edge(self, level: int, t: int, width: int) -> bytes | None:
+        """A stored edge's hashes of partial tile ``level``/``t`` when it has at least ``width``."""
+        hit = self._partial.get(("edge", level, t))
+        return hit[1] if hit is not None and hit[0] >= width else None
 
     def base(self, level: int, t: int, width: int) -> list[bytes]:
         """The first ``width`` hashes of tile ``level``/``t``."""
@@ -309,6 +355,8 @@ class Tree:
             blob = self._full(level, t)
             return [blob[i * 32:(i + 1) * 32] for i in range(width)]
         hit = self._partial.get((level, t)) or []
+        if len(hit) < width and (stored := self._stored_edge(level, t, width)) is not None:
+            return [stored[i * 32:(i + 1) * 32] for i in range(width)]
         if len(hit) < width:
             # The whole partial tile at once: the next subtree asked for is usually further right.
             lo = t * WIDTH + len(hit)
@@ -320,7 +368,7 @@ class Tree:
             if len(more) < hi - lo:
                 raise LookupError(f"log tile {level}/{t} has {len(hit) + len(more)} of {width} hashes")
             hit = hit + more
-            self._store_partial(level, t, hit)
+            self._store_partial((level, t), hit)
         return hit[:width]
 
     def node(self, height: int, index: int) -> bytes:
@@ -336,6 +384,10 @@ class Tree:
         hit = self._partial.get(key)
         if hit is None:
             lo = first - t * WIDTH
+            edge = self._partial.get(("edge", level, t))
+            if edge is not None and edge[0] >= lo + (1 << sub):  # stored with its inner levels: no hashing
+                pos = sum(edge[0] >> i for i in range(sub)) + (lo >> sub)
+                return edge[1][pos * 32:(pos + 1) * 32]
             hit = self._partial[key] = merkle.root_of(self.base(level, t, lo + (1 << sub))[lo:])
         return hit
 
@@ -496,7 +548,7 @@ def checkpoint(session: Session, *, cover: int = 0, app=None, known_size: int | 
         return cur
     cp = _sign(conn, app, _log_key(session, app), current)
     if st.stored_size < current and now - st.stored_at >= interval:
-        _store(session, cp)
+        _store(session, cp, app)
         st.stored_size, st.stored_at = current, now
     _keep(st, cp, now)
     return cp
@@ -554,7 +606,7 @@ def checkpoint_at_start(app) -> merkle.Checkpoint | None:
                 try:
                     key = _log_key(session, app)  # made and committed if the log has none yet
                     cp = _sign(session.connection(), app, key, size(session))
-                    _store(session, cp)
+                    _store(session, cp, app)
                     break
                 except IntegrityError:  # another process made the log key at the same moment: use theirs
                     session.rollback()
@@ -578,14 +630,19 @@ def checkpoint_at_start(app) -> merkle.Checkpoint | None:
             app.extensions["registry.engine"].dispose()
 
 
-def _store(session: Session, cp: merkle.Checkpoint) -> None:
+def _store(session: Session, cp: merkle.Checkpoint, app) -> None:
+    """Store a checkpoint, and the right edge of its tree in place of the previous one's."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
+    st = _state(app)
+    edge = edge_blob(Tree(session.connection(), cp.size, st.tiles, st.edge))
     session.execute(upsert(TlogCheckpoint).values(size=cp.size, root_hash=cp.root, note=cp.text, created_at=utcnow())
                     .on_conflict_do_nothing(index_elements=["size"]))
+    session.execute(upsert(TlogEdge).values(size=cp.size, hashes=edge).on_conflict_do_nothing(index_elements=["size"]))
+    session.execute(delete(TlogEdge).where(TlogEdge.size < cp.size))
     session.commit()
 
 

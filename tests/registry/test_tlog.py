@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from registry import tlog
-from registry.models import TlogEntry, TlogState, TlogTile
+from registry.models import TlogEdge, TlogEntry, TlogState, TlogTile
 from verifier import _monitor
 from verifier import _tlog as t
 
@@ -210,6 +210,41 @@ def test_a_cold_proof_is_one_read_and_agrees_with_an_independent_tree(app, sessi
     with statements(conn) as seen:
         assert tlog.Tree(conn, size, cache, edge).root() == root
     assert len(seen) == 1
+
+
+def test_a_stored_checkpoint_keeps_its_right_edge_for_new_processes(app, session):
+    app.config["TLOG_CHECKPOINT_INTERVAL"] = 0
+    with app.app_context():
+        start = tlog.size(session)
+        tlog.bulk_append(session.connection(), [{"kind": "test", "n": i} for i in range(66_100 - start)])
+        session.commit()
+        first = tlog.checkpoint(session)
+        fill(session, app, 3)
+        cp = tlog.checkpoint(session)
+    assert cp.size == first.size + 3
+    stored = session.execute(select(TlogEdge.size, TlogEdge.hashes)).all()
+    assert [row.size for row in stored] == [cp.size]  # the previous edge is dropped
+    entries = all_entries(session)[:cp.size]
+    leaves = [t.leaf_hash(e) for e in entries]
+    conn = session.connection()
+    for index in (7, 65_600, cp.size - 1):
+        with statements(conn) as seen:
+            tree = tlog.Tree(conn, cp.size)  # a new process: nothing cached
+            proof = tree.inclusion(index)
+        assert len(seen) == 1
+        assert not [k for k in tree._partial if k[0] != "edge"]  # no partial tile read, nothing hashed
+        t.verify_inclusion(leaves[index], index, cp.size, proof, cp.root)
+    assert tlog.Tree(conn, cp.size).root() == cp.root
+    # what a stored edge holds is what proofs use: a wrong one gives proofs that fail
+    session.execute(update(TlogEdge).values(hashes=bytes(len(stored[0].hashes) - 32) + stored[0].hashes[-32:])
+                    .where(TlogEdge.size == cp.size))
+    with pytest.raises(t.LogProofInvalid):
+        t.verify_inclusion(leaves[7], 7, cp.size, tlog.Tree(conn, cp.size).inclusion(7), cp.root)
+    # and a size with no stored edge reads the partial tiles in the same one query
+    with statements(conn) as seen:
+        proof = tlog.Tree(conn, cp.size - 1).inclusion(7)
+    assert len(seen) == 1
+    t.verify_inclusion(leaves[7], 7, cp.size - 1, proof, t.root_of(leaves[:-1]))
 
 
 def test_bulk_append_writes_in_few_statements(app, session):
