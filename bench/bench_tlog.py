@@ -6,8 +6,9 @@
 1. Issuance with the log against issuance without it (``tlog.append`` and the answer's log claim
    switched off), alternating rounds on one server, one keep-alive client.
 2. Inclusion proofs in a log of ``--proof-size`` entries (built with the bulk path): cold (a new
-   process cache for each proof: only stored tiles; one query), the same without the one-query
-   read (each tile and partial tile read when first needed), warm (tiles cached), and the first
+   process cache for each proof: stored tiles and the right edge stored with a checkpoint of that
+   size; one query), at a size without a stored edge (its partial tiles read and hashed), the
+   same without the one-query read (each tile read when first needed), warm, and the first
    proof of ``--fresh`` new processes (statements not compiled yet), with and without the edge
    the start checkpoint reads.
 3. Appending ``--bulk`` entries in bulk (the migration's path), against inserting the same rows
@@ -41,7 +42,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from registry import create_app, tlog  # noqa: E402
 from registry.cli import alembic_config  # noqa: E402
 from registry.db import make_engine  # noqa: E402
-from registry.models import TlogEntry  # noqa: E402
+from registry.models import TlogEdge, TlogEntry  # noqa: E402
 from tests.factories import certificate_request, commit_body, footprint  # noqa: E402
 from verifier import _tlog as merkle  # noqa: E402
 
@@ -199,28 +200,37 @@ def bench_proof(args) -> None:
         chunk = 100_000
         for start in range(0, n, chunk):
             tlog.bulk_append(conn, [{"kind": "test", "n": i} for i in range(start, min(n, start + chunk))])
+        # the right edge a stored checkpoint of this size keeps (tlog._store)
+        size = tlog.size(conn)
+        conn.execute(insert(TlogEdge).values(size=size, hashes=tlog.edge_blob(tlog.Tree(conn, size))))
     build_s = time.perf_counter() - t0
     rng = random.Random(1)
     load = _load()
     with engine.connect() as conn:
-        size = tlog.size(conn)
         root = tlog.Tree(conn, size).root()
+        older = size - 1  # a size with no stored edge
+        root_older = tlog.Tree(conn, older).root()
         picks = [rng.randrange(size) for _ in range(300)]
-        cold, apart, warm, cold_cpu = [], [], [], []
+        cold, no_edge, apart, warm, cold_cpu = [], [], [], [], []
         cache, edge = tlog._TileCache(), {}
         leaves = {i: conn.execute(text(f"SELECT leaf_hash FROM tlog_entries WHERE idx = {i}")).scalar_one()
                   for i in picks}
-        for i in picks:  # cold and "apart" alternate, so that load drifts hit both alike
+        for i in picks:  # the cold kinds alternate, so that load drifts hit all alike
             t1, c1 = time.perf_counter(), time.thread_time()
             proof = tlog.Tree(conn, size).inclusion(i)
             cold.append(time.perf_counter() - t1)
             cold_cpu.append(time.thread_time() - c1)  # SQLite runs in this thread: its work counts
             merkle.verify_inclusion(leaves[i], i, size, proof, root)
-            tree = tlog.Tree(conn, size)
+            i = min(i, older - 1)
             t1 = time.perf_counter()
-            proof = merkle.inclusion_path(i, size, tree.mth)  # no one-query read first
+            proof = tlog.Tree(conn, older).inclusion(i)
+            no_edge.append(time.perf_counter() - t1)
+            merkle.verify_inclusion(leaves[i], i, older, proof, root_older)
+            tree = tlog.Tree(conn, older)
+            t1 = time.perf_counter()
+            proof = merkle.inclusion_path(i, older, tree.mth)  # no one-query read first
             apart.append(time.perf_counter() - t1)
-            merkle.verify_inclusion(leaves[i], i, size, proof, root)
+            merkle.verify_inclusion(leaves[i], i, older, proof, root_older)
         for i in picks:
             tlog.Tree(conn, size, cache, edge).inclusion(i)
         for i in picks:
@@ -240,10 +250,11 @@ def bench_proof(args) -> None:
             fresh[warm_edge].append(json.loads(out)[0])
     print(f"inclusion proofs ({url.split(':')[0]}) at {size:,} entries (built in {build_s:.0f} s), "
           f"300 random leaves; {load}")
-    print(f"  cold (stored tiles only, one query)   {_ms(cold)}   (target < 1 ms)")
+    print(f"  cold (stored tiles and edge, 1 query) {_ms(cold)}   (target < 1 ms)")
     print(f"  cold, CPU time of this thread         {_ms(cold_cpu)}"
           + ("" if url.startswith("sqlite") else "   (the server's share not counted)"))
-    print(f"  cold, each tile read when needed      {_ms(apart)}")
+    print(f"  cold, size without a stored edge      {_ms(no_edge)}")
+    print(f"  same, each tile read when needed      {_ms(apart)}")
     print(f"  warm (tiles cached)                   {_ms(warm)}")
     print(f"  proof + client check                  {verify_s * 1e3:6.3f} ms")
     if args.fresh:
