@@ -310,7 +310,7 @@ class Tree:
             t = (self.size >> (HEIGHT * level)) >> HEIGHT
             width = self.width(level, t)
             have = len(self._partial.get((level, t)) or ())
-            if have < width < WIDTH:
+            if have < width < WIDTH and self._stored_edge(level, t, width) is None:
                 partial.append((level, have))
                 params[f"lo{level}"], params[f"hi{level}"] = t * WIDTH + have, t * WIDTH + width
             level += 1

@@ -235,6 +235,14 @@ def test_a_stored_checkpoint_keeps_its_right_edge_for_new_processes(app, session
         assert not [k for k in tree._partial if k[0] != "edge"]  # no partial tile read, nothing hashed
         t.verify_inclusion(leaves[index], index, cp.size, proof, cp.root)
     assert tlog.Tree(conn, cp.size).root() == cp.root
+    # a process keeps the edge it read: its next proofs against that size read nothing more
+    cache, edge = tlog._TileCache(), {}
+    tlog.Tree(conn, cp.size, cache, edge).inclusion(7)
+    with statements(conn) as seen:
+        for index in (8, 200, cp.size - 1):
+            t.verify_inclusion(leaves[index], index, cp.size, tlog.Tree(conn, cp.size, cache, edge).inclusion(index),
+                               cp.root)
+    assert seen == []
     # what a stored edge holds is what proofs use: a wrong one gives proofs that fail
     session.execute(update(TlogEdge).values(hashes=bytes(len(stored[0].hashes) - 32) + stored[0].hashes[-32:])
                     .where(TlogEdge.size == cp.size))
