@@ -22,8 +22,7 @@ from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import (BigInteger, bindparam, delete, exists, func, insert, literal_column, select, union_all,
-                        update)
+from sqlalchemy import BigInteger, bindparam, delete, exists, func, insert, literal_column, select, union_all, update
 from sqlalchemy.orm import Session
 
 from verifier import _tlog as merkle
@@ -152,7 +151,7 @@ def bulk_append(conn, events: list[dict], *, batch: int = 20_000) -> int:
         rows = [(size + i, leaf, entry, event["kind"], event.get("certificateId"))
                 for i, (leaf, entry, event) in enumerate(zip(leaves, entries, chunk))]
         # Whole tiles straight from this batch's leaves; the partial one waits for more.
-        for i in range(0, len(leaves)):
+        for i in range(len(leaves)):
             pending_level0.append(leaves[i])
             if len(pending_level0) == WIDTH:
                 _bulk_seal(conn, pending, tiles, 0, (size + i + 1) // WIDTH - 1, pending_level0)
@@ -160,7 +159,7 @@ def bulk_append(conn, events: list[dict], *, batch: int = 20_000) -> int:
         size += len(chunk)
         write(rows)
         if tiles:
-            conn.execute(insert(TlogTile), [dict(level=lv, idx=t, hashes=b, root=r) for lv, t, b, r in tiles])
+            conn.execute(insert(TlogTile), [{"level": lv, "idx": t, "hashes": b, "root": r} for lv, t, b, r in tiles])
             tiles = []
     conn.execute(update(TlogState).where(TlogState.id == 1).values(size=size))
     return size

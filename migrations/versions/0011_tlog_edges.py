@@ -4,8 +4,8 @@ Revision ID: 0011_tlog
 Revises: 0010
 Create Date: 2026-12-01
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0011_tlog"
 down_revision = "0010"

@@ -17,7 +17,7 @@ def _dashboard(client) -> str:
 
 
 def _panel(page: str) -> str:
-    found = re.search(r'<p id="tlog-status">(.*?)</p>', page, re.S)
+    found = re.search(r'<p id="tlog-status">(.*?)</p>', page, re.DOTALL)
     assert found, "no log panel on the dashboard"
     return found.group(1)
 
