@@ -490,6 +490,14 @@ def _log_key(session: Session, app):
     """The log key; when it has to be made, it is committed at once so that every process shares it."""
     st = _state(app)
     if st.key is None:
+        from .models import SigningKey
+
+        if session.scalar(select(SigningKey.id).where(SigningKey.owner == "log", SigningKey.active_until.is_(None))
+                          .limit(1)) is None:
+            # None yet: wait for the log's row lock first (held by any append until its commit), so
+            # that of processes starting at once the second finds the key the first made instead
+            # of making a "key-2" (PostgreSQL; SQLite's writers are serialised already).
+            session.execute(select(_STATE.c.size).where(_STATE.c.id == 1).with_for_update())
         before = size(session)
         key = app.extensions["registry.signer"].log_key(session, app.config["PUBLIC_URL"])
         if size(session) != before:  # just made: its creation was appended
