@@ -59,4 +59,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .cli import register
 
     register(app)
+    if not app.config.get("SESSION"):  # a test's injected transaction is no start of the registry
+        tlog.checkpoint_at_start(app)
     return app

@@ -43,7 +43,12 @@ def make_engine(url: str, *, busy_timeout: float = 15) -> Engine:
         return engine
     connect_args = {}
     if url.startswith("postgresql"):
-        connect_args["options"] = f"-c lock_timeout={int(busy_timeout * 1000)}"
+        from sqlalchemy.engine import make_url
+
+        # Options given in the URL (a search_path, say) are kept: connect_args would replace them.
+        given = make_url(url).query.get("options")
+        connect_args["options"] = " ".join(filter(None, [given if isinstance(given, str) else " ".join(given or ()),
+                                                         f"-c lock_timeout={int(busy_timeout * 1000)}"]))
         if "connect_timeout" not in url:  # an unreachable host must not hang start-up or /healthz
             connect_args["connect_timeout"] = 10
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)

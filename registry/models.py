@@ -557,6 +557,17 @@ class TlogCheckpoint(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class TlogEdge(Base):
+    """The partial tile of every level of the tree of ``size`` entries, with their inner levels:
+    stored with the checkpoint of that size, so a new process's proofs against it hash nothing
+    and read one row instead of up to 255 per level. Only the latest is kept."""
+
+    __tablename__ = "tlog_edges"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 
 # --------------------------------------------------------------------------- portal (people)
 

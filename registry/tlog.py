@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, bindparam, delete, exists, func, insert, literal_column, select, union_all, update
 from sqlalchemy.orm import Session
 
 from verifier import _tlog as merkle
 
-from .models import TlogCheckpoint, TlogEntry, TlogState, TlogTile, utcnow
+from .models import TlogCheckpoint, TlogEdge, TlogEntry, TlogState, TlogTile, utcnow
 from .worker import task
+
+_log = logging.getLogger("registry.tlog")
 
 WIDTH = merkle.TILE_WIDTH
 HEIGHT = merkle.TILE_HEIGHT
@@ -127,60 +131,142 @@ def _seal_tiles(session: Session, size: int) -> None:
         level, count = level + 1, t + 1
 
 
-def bulk_append(conn, events: list[dict], *, batch: int = 5000) -> int:
+_ENTRY_COLUMNS = "tlog_entries (idx, leaf_hash, entry, kind, certificate_id)"
+
+
+def bulk_append(conn, events: list[dict], *, batch: int = 20_000) -> int:
     """Append many events at once through a Core connection (building the log for existing data);
     returns the new size. The caller holds the transaction."""
     size = conn.execute(select(TlogState.size).where(TlogState.id == 1)).scalar_one()
-    tiles: dict[int, list[bytes]] = {}
+    pending: dict[int, list[bytes]] = {}
     pending_level0 = list(conn.execute(select(TlogEntry.leaf_hash).where(
         TlogEntry.idx >= size - size % WIDTH).order_by(TlogEntry.idx)).scalars()) if size % WIDTH else []
-    # The driver's executemany directly: the ORM's per-row type processing costs more than the hashing.
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO tlog_entries (idx, leaf_hash, entry, kind, certificate_id) VALUES ({', '.join([mark] * 5)})"
-    canonical, digest = merkle.canonical_json, merkle.leaf_hash
-    rows = []
-    for event in events:
-        entry = canonical(event)
-        leaf = digest(entry)
-        rows.append((size, leaf, entry, event["kind"], event.get("certificateId")))
-        size += 1
-        pending_level0.append(leaf)
-        if len(pending_level0) == WIDTH:
-            _bulk_seal(conn, tiles, 0, size // WIDTH - 1, pending_level0)
-            pending_level0 = []
-        if len(rows) >= batch:
-            conn.exec_driver_sql(sql, rows)
-            rows = []
-    if rows:
-        conn.exec_driver_sql(sql, rows)
+    write = _entry_writer(conn)
+    canonical, sha256 = merkle.canonical_json, hashlib.sha256
+    tiles: list[tuple] = []  # full tiles, written with each batch of entries in one statement
+    for start in range(0, len(events), batch):
+        chunk = events[start:start + batch]
+        entries = list(map(canonical, chunk))
+        leaves = [sha256(b"\0" + e).digest() for e in entries]
+        rows = [(size + i, leaf, entry, event["kind"], event.get("certificateId"))
+                for i, (leaf, entry, event) in enumerate(zip(leaves, entries, chunk))]
+        # Whole tiles straight from this batch's leaves; the partial one waits for more.
+        for i in range(len(leaves)):
+            pending_level0.append(leaves[i])
+            if len(pending_level0) == WIDTH:
+                _bulk_seal(conn, pending, tiles, 0, (size + i + 1) // WIDTH - 1, pending_level0)
+                pending_level0 = []
+        size += len(chunk)
+        write(rows)
+        if tiles:
+            conn.execute(insert(TlogTile), [{"level": lv, "idx": t, "hashes": b, "root": r} for lv, t, b, r in tiles])
+            tiles = []
     conn.execute(update(TlogState).where(TlogState.id == 1).values(size=size))
     return size
 
 
-def _bulk_seal(conn, pending: dict[int, list[bytes]], level: int, t: int, base: list[bytes]) -> None:
+def _entry_writer(conn):
+    """How rows reach ``tlog_entries``: COPY on PostgreSQL with psycopg (one stream, no statement
+    per row), else the driver's executemany (the ORM's per-row type processing costs more than
+    the hashing)."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        raw = conn.connection.driver_connection
+
+        def copy(rows):
+            with raw.cursor() as cur, cur.copy(f"COPY {_ENTRY_COLUMNS} FROM STDIN") as out:
+                for row in rows:
+                    out.write_row(row)
+        return copy
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {_ENTRY_COLUMNS} VALUES ({', '.join([mark] * 5)})"
+    return lambda rows: conn.exec_driver_sql(sql, rows)
+
+
+def _bulk_seal(conn, pending: dict[int, list[bytes]], out: list, level: int, t: int, base: list[bytes]) -> None:
     blob, root = tile_blob(base)
-    conn.execute(insert(TlogTile).values(level=level, idx=t, hashes=blob, root=root))
+    out.append((level, t, blob, root))
     above = pending.get(level + 1)
     if above is None:
+        # Tiles of this level sealed before this call are stored (this call's are still in ``out``).
         start = t - t % WIDTH
         above = pending[level + 1] = list(conn.execute(select(TlogTile.root).where(
             TlogTile.level == level, TlogTile.idx >= start, TlogTile.idx < t).order_by(TlogTile.idx)).scalars())
     above.append(root)
     if len(above) == WIDTH:
         pending[level + 1] = []
-        _bulk_seal(conn, pending, level + 1, t // WIDTH, above)
+        _bulk_seal(conn, pending, out, level + 1, t // WIDTH, above)
 
 
 # --------------------------------------------------------------------------------------------
 # Reading the tree
 
 
-# Built once: these run for every proof.
-_FULL_TILE = select(TlogTile.hashes).where(TlogTile.level == bindparam("level"), TlogTile.idx == bindparam("t"))
-_LEAVES = (select(TlogEntry.leaf_hash).where(TlogEntry.idx >= bindparam("lo"), TlogEntry.idx < bindparam("hi"))
-           .order_by(TlogEntry.idx))
-_ROOTS = (select(TlogTile.root).where(TlogTile.level == bindparam("level"), TlogTile.idx >= bindparam("lo"),
-                                      TlogTile.idx < bindparam("hi")).order_by(TlogTile.idx))
+# Built once: these run for every proof. Core columns, not the ORM's: a new process's first
+# proof would otherwise configure every mapper (~80 ms) before it could compile.
+_TILES, _ENTRIES, _EDGES = TlogTile.__table__.c, TlogEntry.__table__.c, TlogEdge.__table__.c
+_FULL_TILE = select(_TILES.hashes).where(_TILES.level == bindparam("level"), _TILES.idx == bindparam("t"))
+_LEAVES = (select(_ENTRIES.leaf_hash).where(_ENTRIES.idx >= bindparam("lo"), _ENTRIES.idx < bindparam("hi"))
+           .order_by(_ENTRIES.idx))
+_ROOTS = (select(_TILES.root).where(_TILES.level == bindparam("level"), _TILES.idx >= bindparam("lo"),
+                                    _TILES.idx < bindparam("hi")).order_by(_TILES.idx))
+_READS: dict[tuple, object] = {}  # one statement per shape of a proof's reads
+
+
+def _int(n: int):
+    return literal_column(str(int(n)), BigInteger)
+
+
+def _reads(full: int, partial: tuple[int, ...]):
+    """One statement reading ``full`` stored tiles and, for the partial tiles at the levels in
+    ``partial``, the stored edge of the tree's size or, when there is none, their hashes: rows
+    ``(level, idx, data, kind)``, kind 0 for a tile, 1 for a hash, 2 for the edge."""
+    stmt = _READS.get((full, partial))
+    if stmt is None:
+        parts = [select(_TILES.level, _TILES.idx, _TILES.hashes, _int(0)).where(
+            _TILES.level == bindparam(f"fl{n}"), _TILES.idx == bindparam(f"ft{n}")) for n in range(full)]
+        if partial:
+            parts.append(select(_int(-1), _EDGES.size, _EDGES.hashes, _int(2)).where(_EDGES.size == bindparam("es")))
+            no_edge = ~exists().where(_EDGES.size == bindparam("es"))
+        for level in partial:
+            if level == 0:
+                parts.append(select(_int(0), _ENTRIES.idx, _ENTRIES.leaf_hash, _int(1)).where(
+                    _ENTRIES.idx >= bindparam("lo0"), _ENTRIES.idx < bindparam("hi0"), no_edge))
+            else:
+                parts.append(select(_int(level), _TILES.idx, _TILES.root, _int(1)).where(
+                    _TILES.level == level - 1, _TILES.idx >= bindparam(f"lo{level}"),
+                    _TILES.idx < bindparam(f"hi{level}"), no_edge))
+        stmt = _READS[(full, partial)] = parts[0] if len(parts) == 1 else union_all(*parts)
+    return stmt
+
+
+def edge_blob(tree: Tree) -> bytes:
+    """The stored form of a tree's right edge: for each level with a partial tile, the level (1
+    byte), its width (2 bytes) and its hashes followed by every complete inner level."""
+    out = []
+    level = 0
+    while tree.size >> (HEIGHT * level):
+        t = (tree.size >> (HEIGHT * level)) >> HEIGHT
+        width = tree.width(level, t)
+        if 0 < width < WIDTH:
+            levels = [tree.base(level, t, width)]
+            while len(levels[-1]) > 1:
+                prev = levels[-1]
+                levels.append([merkle.node_hash(prev[i], prev[i + 1]) for i in range(0, len(prev) - 1, 2)])
+            out.append(bytes([level]) + width.to_bytes(2, "big") + b"".join(b"".join(x) for x in levels))
+        level += 1
+    return b"".join(out)
+
+
+def _edge_parts(blob: bytes):
+    """``(level, width, hashes)`` of each partial tile in a stored edge."""
+    pos = 0
+    while pos < len(blob):
+        level, width = blob[pos], int.from_bytes(blob[pos + 1:pos + 3], "big")
+        count, w = 0, width
+        while w:
+            count, w = count + w, w >> 1
+        yield level, width, blob[pos + 3:pos + 3 + 32 * count]
+        pos += 3 + 32 * count
 
 
 class Tree:
@@ -209,15 +295,71 @@ class Tree:
         """How many hashes tile ``level``/``t`` has in this tree (0 when it has none)."""
         return max(0, min(WIDTH, (self.size >> (HEIGHT * level)) - t * WIDTH))
 
+    def prefetch(self, *indices: int) -> None:
+        """Read in one query what proofs about leaves ``indices`` need and no cache holds: the full
+        tiles on their paths and the right edge (the partial tile of every level, which every
+        proof's right-hand subtrees come from). A cold proof is then one round trip, not eight."""
+        full, partial, params = [], [], {}
+        level = 0
+        while self.size >> (HEIGHT * level):
+            for index in indices:
+                t = index >> (HEIGHT * (level + 1))
+                if self.width(level, t) == WIDTH and (level, t) not in full and self.cache.get((level, t)) is None:
+                    full.append((level, t))
+            t = (self.size >> (HEIGHT * level)) >> HEIGHT
+            width = self.width(level, t)
+            have = len(self._partial.get((level, t)) or ())
+            if have < width < WIDTH and self._stored_edge(level, t, width) is None:
+                partial.append((level, have))
+                params[f"lo{level}"], params[f"hi{level}"] = t * WIDTH + have, t * WIDTH + width
+            level += 1
+        if not full and not partial:
+            return
+        for n, (level, t) in enumerate(full):
+            params[f"fl{n}"], params[f"ft{n}"] = level, t
+        if partial:
+            params["es"] = self.size
+        got: dict[int, list] = {level: [] for level, _ in partial}
+        for level, idx, data, kind in self.conn.execute(_reads(len(full), tuple(lv for lv, _ in partial)), params):
+            if kind == 0:
+                self.cache.put((level, idx), data)
+            elif kind == 1:
+                got[level].append((idx, data))
+            else:  # the stored edge: no partial tile's hashes came with it
+                for lv, width, hashes in _edge_parts(data):
+                    self._store_partial(("edge", lv, (self.size >> (HEIGHT * lv)) >> HEIGHT), (width, hashes))
+                partial = []
+        for level, have in partial:
+            t = (self.size >> (HEIGHT * level)) >> HEIGHT
+            rows = sorted(got[level])
+            known = self._partial.get((level, t)) or []
+            # Stored only when whole and still adjoining (another thread may have read it too);
+            # otherwise base() reads it, and says what is missing.
+            if len(rows) == params[f"hi{level}"] - params[f"lo{level}"] and len(known) == have:
+                self._store_partial((level, t), known + [h for _, h in rows])
+
+    def _store_partial(self, key: tuple, value) -> None:
+        if len(self._partial) > 4096:
+            self._partial.clear()
+        self._partial[key] = value
+
+    def _stored_edge(self, level: int, t: int, width: int) -> bytes | None:
+        """A stored edge's hashes of partial tile ``level``/``t`` when it has at least ``width``."""
+        hit = self._partial.get(("edge", level, t))
+        return hit[1] if hit is not None and hit[0] >= width else None
+
     def base(self, level: int, t: int, width: int) -> list[bytes]:
         """The first ``width`` hashes of tile ``level``/``t``."""
         if self.width(level, t) == WIDTH:
             blob = self._full(level, t)
             return [blob[i * 32:(i + 1) * 32] for i in range(width)]
         hit = self._partial.get((level, t)) or []
+        if len(hit) < width and (stored := self._stored_edge(level, t, width)) is not None:
+            return [stored[i * 32:(i + 1) * 32] for i in range(width)]
         if len(hit) < width:
+            # The whole partial tile at once: the next subtree asked for is usually further right.
             lo = t * WIDTH + len(hit)
-            hi = t * WIDTH + width
+            hi = t * WIDTH + max(width, self.width(level, t))
             if level == 0:
                 more = list(self.conn.execute(_LEAVES, {"lo": lo, "hi": hi}).scalars())
             else:
@@ -225,9 +367,7 @@ class Tree:
             if len(more) < hi - lo:
                 raise LookupError(f"log tile {level}/{t} has {len(hit) + len(more)} of {width} hashes")
             hit = hit + more
-            if len(self._partial) > 4096:
-                self._partial.clear()
-            self._partial[(level, t)] = hit
+            self._store_partial((level, t), hit)
         return hit[:width]
 
     def node(self, height: int, index: int) -> bytes:
@@ -243,6 +383,10 @@ class Tree:
         hit = self._partial.get(key)
         if hit is None:
             lo = first - t * WIDTH
+            edge = self._partial.get(("edge", level, t))
+            if edge is not None and edge[0] >= lo + (1 << sub):  # stored with its inner levels: no hashing
+                pos = sum(edge[0] >> i for i in range(sub)) + (lo >> sub)
+                return edge[1][pos * 32:(pos + 1) * 32]
             hit = self._partial[key] = merkle.root_of(self.base(level, t, lo + (1 << sub))[lo:])
         return hit
 
@@ -254,12 +398,19 @@ class Tree:
         return merkle.node_hash(self.mth(lo, lo + k), self.mth(lo + k, hi))
 
     def root(self) -> bytes:
-        return self.mth(0, self.size) if self.size else merkle.EMPTY_ROOT
+        if not self.size:
+            return merkle.EMPTY_ROOT
+        self.prefetch()
+        return self.mth(0, self.size)
 
     def inclusion(self, index: int) -> list[bytes]:
+        if 0 <= index < self.size:
+            self.prefetch(index)
         return merkle.inclusion_path(index, self.size, self.mth)
 
     def consistency(self, first: int) -> list[bytes]:
+        if 0 < first < self.size:
+            self.prefetch(first - 1)
         return merkle.consistency_path(first, self.size, self.mth)
 
 
@@ -339,6 +490,14 @@ def _log_key(session: Session, app):
     """The log key; when it has to be made, it is committed at once so that every process shares it."""
     st = _state(app)
     if st.key is None:
+        from .models import SigningKey
+
+        if session.scalar(select(SigningKey.id).where(SigningKey.owner == "log", SigningKey.active_until.is_(None))
+                          .limit(1)) is None:
+            # None yet: wait for the log's row lock first (held by any append until its commit), so
+            # that of processes starting at once the second finds the key the first made instead
+            # of making a "key-2" (PostgreSQL; SQLite's writers are serialised already).
+            session.execute(select(_STATE.c.size).where(_STATE.c.id == 1).with_for_update())
         before = size(session)
         key = app.extensions["registry.signer"].log_key(session, app.config["PUBLIC_URL"])
         if size(session) != before:  # just made: its creation was appended
@@ -394,30 +553,103 @@ def checkpoint(session: Session, *, cover: int = 0, app=None, known_size: int | 
         with st.lock:
             st.checked_at = now
         return cur
-    signer = app.extensions["registry.signer"]
-    key = _log_key(session, app)
-    root = Tree(conn, current, st.tiles, st.edge).root()
-    name = origin_for(app.config["PUBLIC_URL"])
-    body = merkle.Checkpoint(name, current, root).body
-    note = merkle.sign_note(body, name, lambda data: signer.sign_bytes(key, data), _raw_public(key))
-    cp = merkle.Checkpoint(name, current, root, note)
+    cp = _sign(conn, app, _log_key(session, app), current)
     if st.stored_size < current and now - st.stored_at >= interval:
-        _store(session, cp)
+        _store(session, cp, app)
         st.stored_size, st.stored_at = current, now
-    with st.lock:
-        if st.latest is None or cp.size >= st.latest.size:
-            st.latest, st.signed_at, st.checked_at = cp, now, now
+    _keep(st, cp, now)
     return cp
 
 
-def _store(session: Session, cp: merkle.Checkpoint) -> None:
+def _sign(conn, app, key, size: int) -> merkle.Checkpoint:
+    st = _state(app)
+    root = Tree(conn, size, st.tiles, st.edge).root()
+    name = origin_for(app.config["PUBLIC_URL"])
+    signer = app.extensions["registry.signer"]
+    body = merkle.Checkpoint(name, size, root).body
+    note = merkle.sign_note(body, name, lambda data: signer.sign_bytes(key, data), _raw_public(key))
+    return merkle.Checkpoint(name, size, root, note)
+
+
+def _keep(st: _State, cp: merkle.Checkpoint, now: float) -> None:
+    with st.lock:
+        if st.latest is None or cp.size >= st.latest.size:
+            st.latest, st.signed_at, st.checked_at = cp, now, now
+
+
+def checkpoint_at_start(app) -> merkle.Checkpoint | None:
+    """Sign and store a checkpoint of the whole log as the registry starts, unless a stored one
+    covers it already; returns it (None when none was needed or the database cannot be read).
+
+    create_app calls it: under gunicorn the master does, once, before forking (``preload_app``),
+    and the workers inherit the checkpoint and the right edge it read. Processes starting at once
+    sign the same tree (Ed25519 is deterministic) and store it once: the insert ignores a size
+    already stored. A database not migrated yet is left alone; the worker signs once it is.
+    """
+    from flask import g
+    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+    from .db import new_session
+
+    st = _state(app)
+    with app.app_context():
+        session = new_session()
+        try:
+            g.db_write = False  # SQLite: the look takes no write lock
+            n = size(session)
+            stored = session.execute(select(func.max(TlogCheckpoint.size))).scalar()
+            if n:
+                # Warm what every process's first proofs need (inherited by forked workers): the
+                # right edge, and the one-query read compiled for both of its shapes (edge unread,
+                # then edge known); leaf 0's path has as many full tiles as most leaves'.
+                tree = Tree(session.connection(), n, st.tiles, st.edge)
+                tree.root()
+                tree.inclusion(0)
+            session.rollback()
+            if n == 0 or (stored is not None and stored >= n):
+                return None
+            g.db_write = True
+            for attempt in range(3):
+                try:
+                    key = _log_key(session, app)  # made and committed if the log has none yet
+                    cp = _sign(session.connection(), app, key, size(session))
+                    _store(session, cp, app)
+                    break
+                except IntegrityError:  # another process made the log key at the same moment: use theirs
+                    session.rollback()
+                    if attempt == 2:
+                        raise
+            now = time.monotonic()
+            st.stored_size, st.stored_at = cp.size, now
+            _keep(st, cp, now)
+            return cp
+        except SQLAlchemyError as err:  # not migrated yet, or not reachable: the worker signs later
+            session.rollback()
+            _log.info("no checkpoint at start: %s", err)
+            return None
+        except LookupError as err:  # a stored tile is missing: requests report it, the start goes on
+            session.rollback()
+            _log.error("no checkpoint at start: %s", err)
+            return None
+        finally:
+            session.close()
+            # Nothing pooled survives into forked gunicorn workers.
+            app.extensions["registry.engine"].dispose()
+
+
+def _store(session: Session, cp: merkle.Checkpoint, app) -> None:
+    """Store a checkpoint, and the right edge of its tree in place of the previous one's."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
+    st = _state(app)
+    edge = edge_blob(Tree(session.connection(), cp.size, st.tiles, st.edge))
     session.execute(upsert(TlogCheckpoint).values(size=cp.size, root_hash=cp.root, note=cp.text, created_at=utcnow())
                     .on_conflict_do_nothing(index_elements=["size"]))
+    session.execute(upsert(TlogEdge).values(size=cp.size, hashes=edge).on_conflict_do_nothing(index_elements=["size"]))
+    session.execute(delete(TlogEdge).where(TlogEdge.size < cp.size))
     session.commit()
 
 
@@ -574,18 +806,31 @@ class _Collector:
 
         try:
             with read_connection() as conn:
-                n = size(conn)
-                last = conn.execute(select(TlogCheckpoint.size, TlogCheckpoint.created_at)
-                                    .order_by(TlogCheckpoint.size.desc()).limit(1)).first()
+                n, last = status(conn)
         except Exception:  # no app context or no database: the scrape goes on without these
             return
         yield GaugeMetricFamily("registry_tlog_size", "Entries in the transparency log", value=n)
         if last is not None:
-            created = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=utcnow().tzinfo)
             yield GaugeMetricFamily("registry_tlog_checkpoint_size", "Entries in the last stored checkpoint",
                                     value=last.size)
             yield GaugeMetricFamily("registry_tlog_checkpoint_age_seconds", "Age of the last stored checkpoint",
-                                    value=(utcnow() - created).total_seconds())
+                                    value=(utcnow() - last.created_at).total_seconds())
+
+
+class Stored(NamedTuple):
+    size: int
+    created_at: datetime  # UTC
+
+
+def status(conn) -> tuple[int, Stored | None]:
+    """The log's size and its last stored checkpoint, for operators: /metrics and the portal."""
+    n = size(conn)
+    last = conn.execute(select(TlogCheckpoint.size, TlogCheckpoint.created_at)
+                        .order_by(TlogCheckpoint.size.desc()).limit(1)).first()
+    if last is None:
+        return n, None
+    created = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=utcnow().tzinfo)
+    return n, Stored(last.size, created)
 
 
 def init_app(app) -> None:

@@ -222,16 +222,21 @@ class Frontier:
 # RFC 8785 canonical JSON (the subset the log writes: strings, integers, booleans, null, lists, objects)
 
 
-_FLAT = (str, int, bool, type(None))
+_FLAT = frozenset({str, int, bool, type(None)})  # exact types: a float is refused by _jcs
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def canonical_json(value) -> bytes:
     """RFC 8785 JCS of ``value``; raises ValueError for floats, which log entries never hold."""
-    if isinstance(value, dict) and all(isinstance(v, _FLAT) and not isinstance(v, float) for v in value.values()) \
-            and all(isinstance(k, str) and (k.isascii() or max(k) <= "\uffff") for k in value):
+    if type(value) is dict and _FLAT.issuperset(map(type, value.values())):
+        try:
+            keys = "".join(value)
+        except TypeError:  # a key that is not a string: JCS has none
+            keys = None
         # Flat objects with keys inside the BMP (every log event): code-point order is UTF-16 order,
         # and json's escaping with ensure_ascii=False is JCS's.
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+        if keys is not None and (keys.isascii() or max(keys) <= "\uffff"):
+            return _ENCODER.encode(value).encode()
     return _jcs(value).encode()
 
 

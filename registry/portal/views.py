@@ -123,8 +123,14 @@ def dashboard():
         expiring = expiring.where(Certificate.body_id == current_user.body_id)
         recent = recent.where(Certificate.body_id == current_user.body_id)
     body = db.get(Body, current_user.body_id) if current_user.body_id else None
+    log = None
+    if current_user.role == "operator":
+        from .. import tlog
+
+        size, last = tlog.status(db)
+        log = {"size": size, "checkpoint": last}
     return render_template("portal/dashboard.html", counts=counts, expiring=db.scalar(expiring),
-                           recent=db.scalars(recent).all(), body=body)
+                           recent=db.scalars(recent).all(), body=body, log=log)
 
 
 # --------------------------------------------------------------------------- own account

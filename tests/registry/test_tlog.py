@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from registry import tlog
-from registry.models import TlogEntry, TlogState, TlogTile
+from registry.models import TlogEdge, TlogEntry, TlogState, TlogTile
 from verifier import _monitor
 from verifier import _tlog as t
 
@@ -166,6 +166,102 @@ def test_bulk_append_builds_the_same_tree(app, session):
         assert tree.root() == naive_mth(entries)
         expected_tiles = size // 256
         assert session.scalar(select(func.count()).select_from(TlogTile).where(TlogTile.level == 0)) == expected_tiles
+
+
+@contextlib.contextmanager
+def statements(conn):
+    """The SQL statements ``conn`` sends meanwhile (an executemany counts once)."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_):
+        seen.append(statement)
+
+    from sqlalchemy import event
+
+    event.listen(conn.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(conn.engine, "before_cursor_execute", note)
+
+
+def test_a_cold_proof_is_one_read_and_agrees_with_an_independent_tree(app, session):
+    with app.app_context():
+        start = tlog.size(session)
+        # past 65,536: a partial tile at three levels, as at a million entries (the right edge)
+        size = tlog.bulk_append(session.connection(), [{"kind": "test", "n": i} for i in range(66_100 - start + 37)])
+    entries = all_entries(session)
+    leaves = [t.leaf_hash(e) for e in entries]
+    root = t.root_of(leaves)
+    assert root == naive_mth(entries)
+    conn = session.connection()
+    for index in (0, 300, 65_535, 65_536, size - 40, size - 1):
+        with statements(conn) as seen:
+            proof = tlog.Tree(conn, size).inclusion(index)  # nothing cached
+        assert len(seen) == 1, seen
+        t.verify_inclusion(leaves[index], index, size, proof, root)
+    with statements(conn) as seen:
+        proof = tlog.Tree(conn, size).consistency(60_000)
+    assert len(seen) <= 2, seen  # the edge and the old tree's path; the rest are in full tiles
+    t.verify_consistency(60_000, size, proof, t.root_of(leaves[:60_000]), root)
+    # a tree grown since shares what it read: only the new entries are read
+    edge, cache = {}, tlog._TileCache()
+    tlog.Tree(conn, size - 5, cache, edge).root()
+    with statements(conn) as seen:
+        assert tlog.Tree(conn, size, cache, edge).root() == root
+    assert len(seen) == 1
+
+
+def test_a_stored_checkpoint_keeps_its_right_edge_for_new_processes(app, session):
+    app.config["TLOG_CHECKPOINT_INTERVAL"] = 0
+    with app.app_context():
+        start = tlog.size(session)
+        tlog.bulk_append(session.connection(), [{"kind": "test", "n": i} for i in range(66_100 - start)])
+        session.commit()
+        first = tlog.checkpoint(session)
+        fill(session, app, 3)
+        cp = tlog.checkpoint(session)
+    assert cp.size == first.size + 3
+    stored = session.execute(select(TlogEdge.size, TlogEdge.hashes)).all()
+    assert [row.size for row in stored] == [cp.size]  # the previous edge is dropped
+    entries = all_entries(session)[:cp.size]
+    leaves = [t.leaf_hash(e) for e in entries]
+    conn = session.connection()
+    for index in (7, 65_600, cp.size - 1):
+        with statements(conn) as seen:
+            tree = tlog.Tree(conn, cp.size)  # a new process: nothing cached
+            proof = tree.inclusion(index)
+        assert len(seen) == 1
+        assert not [k for k in tree._partial if k[0] != "edge"]  # no partial tile read, nothing hashed
+        t.verify_inclusion(leaves[index], index, cp.size, proof, cp.root)
+    assert tlog.Tree(conn, cp.size).root() == cp.root
+    # a process keeps the edge it read: its next proofs against that size read nothing more
+    cache, edge = tlog._TileCache(), {}
+    tlog.Tree(conn, cp.size, cache, edge).inclusion(7)
+    with statements(conn) as seen:
+        for index in (8, 200, cp.size - 1):
+            t.verify_inclusion(leaves[index], index, cp.size, tlog.Tree(conn, cp.size, cache, edge).inclusion(index),
+                               cp.root)
+    assert seen == []
+    # what a stored edge holds is what proofs use: a wrong one gives proofs that fail
+    session.execute(update(TlogEdge).values(hashes=bytes(len(stored[0].hashes) - 32) + stored[0].hashes[-32:])
+                    .where(TlogEdge.size == cp.size))
+    with pytest.raises(t.LogProofInvalid):
+        t.verify_inclusion(leaves[7], 7, cp.size, tlog.Tree(conn, cp.size).inclusion(7), cp.root)
+    # and a size with no stored edge reads the partial tiles in the same one query
+    with statements(conn) as seen:
+        proof = tlog.Tree(conn, cp.size - 1).inclusion(7)
+    assert len(seen) == 1
+    t.verify_inclusion(leaves[7], 7, cp.size - 1, proof, t.root_of(leaves[:-1]))
+
+
+def test_bulk_append_writes_in_few_statements(app, session):
+    conn = session.connection()
+    with app.app_context(), statements(conn) as seen:
+        tlog.bulk_append(conn, [{"kind": "test", "n": i} for i in range(3 * 256 * 4)])
+    # 12 tiles: written together, not one statement each
+    assert sum("tlog_tiles" in s and s.lstrip().upper().startswith("INSERT") for s in seen) == 1, seen
+    assert len(seen) <= 6, seen
 
 
 def test_tampering_with_a_stored_tile_is_detected(client, app, session, tmp_path):
