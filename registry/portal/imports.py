@@ -30,6 +30,7 @@ from . import accounts, bp
 from .access import roles
 from .batch import issue_rows
 from .fields import TEMPLATE_COLUMNS, unflatten
+from .filters import IMPORT_STATUS
 from .issue import field_errors, idempotency_client
 from .messages import translate, translate_errors
 
@@ -38,7 +39,8 @@ MAX_ROWS = 1000
 MAX_BYTES = 4 * 1024 * 1024
 #: Rows issued per request: each part commits, and the page shows how far it got.
 PART = 250
-RESULT_COLUMNS = ("row", "status", "number", "id", "grade", "verifyUrl", "errors")
+#: ``status`` is a stable code for programs; ``statusText`` says it in the reader's language.
+RESULT_COLUMNS = ("row", "status", "statusText", "number", "id", "grade", "verifyUrl", "errors")
 
 
 class FileRefused(Exception):
@@ -288,7 +290,7 @@ def import_issue(batch_id: str):
 @roles(*BODY_ROLES)
 def import_result(batch_id: str, fmt: str):
     batch = _batch(batch_id)
-    rows = _result_rows(batch)
+    rows = [{**row, "statusText": str(IMPORT_STATUS.get(row["status"], row["status"]))} for row in _result_rows(batch)]
     name = f"import-result-{batch.id[:8]}.{fmt}"
     if fmt == "csv":
         out = io.StringIO()

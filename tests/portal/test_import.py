@@ -91,12 +91,18 @@ def test_import_200_rows_dry_run_issue_result_and_reimport(signed_in, session, b
     assert "Result per row" in done
     result = load_workbook(io.BytesIO(signed_in.get(location + "/result.xlsx").data)).worksheets[0]
     header = [c.value for c in result[1]]
-    assert header == ["row", "status", "number", "id", "grade", "verifyUrl", "errors"]
+    assert header == ["row", "status", "statusText", "number", "id", "grade", "verifyUrl", "errors"]
     rows = [dict(zip(header, [c.value for c in r])) for r in result.iter_rows(min_row=2)]
     issued = [r for r in rows if r["status"] == "issued"]
     assert len(issued) == 198 and all(r["verifyUrl"].endswith("/v/" + r["id"]) and r["grade"] for r in issued)
+    assert {r["statusText"] for r in issued} == {"Issued"}
     text = signed_in.get(location + "/result.csv").get_data(as_text=True)
     assert text.count("\n") == 201
+    # The status code stays for programs; its words follow the reader's language.
+    zh = list(csv.DictReader(io.StringIO(signed_in.get(location + "/result.csv?lang=zh").get_data(as_text=True)
+                                         .lstrip("\ufeff"))))
+    assert {r["statusText"] for r in zh if r["status"] == "issued"} == {"已签发"}
+    assert all(r["statusText"] and r["statusText"] != r["status"] for r in zh)
 
     again = upload(signed_in, "cement.xlsx", content).headers["Location"]
     issue_all(signed_in, again)
