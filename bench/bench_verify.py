@@ -77,8 +77,8 @@ def seed(tmp: Path, public_url: str) -> tuple[str, str]:
     return url, cert_id
 
 
-def start_gunicorn(target: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{port}",
+def start_gunicorn(target: str, port: int, env: dict, cwd: Path, workers: int = 2) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}",
            "--log-level", "warning", target]
     # Production refuses an http:// public URL (did:web needs https); these servers are local.
     proc = subprocess.Popen(cmd, env={"REGISTRY_ENV": "development", **env}, cwd=cwd)

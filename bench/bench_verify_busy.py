@@ -155,6 +155,7 @@ def main(argv=None) -> int:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--bodies", type=int, default=1000)
     ap.add_argument("--every", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2, help="sync workers of each server")
     ap.add_argument("--sample", type=int, default=50, help="how many certificates the scans are spread over")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -169,9 +170,9 @@ def main(argv=None) -> int:
         env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}", "REGISTRY_DATABASE_URL": url,
                "REGISTRY_PUBLIC_URL": public_url, "REGISTRY_MASTER_KEY": MASTER_KEY,
                "REGISTRY_RATELIMIT_ENABLED": "false", "REGISTRY_LOG_LEVEL": "WARNING"}
-        procs = [start_gunicorn("bare:app", port_bare, env, tmp)]
+        procs = [start_gunicorn("bare:app", port_bare, env, tmp, args.workers)]
         try:
-            procs.append(start_gunicorn("registry:create_app()", port_app, env, ROOT))
+            procs.append(start_gunicorn("registry:create_app()", port_app, env, ROOT, args.workers))
             headers = {"Accept": "application/json"}
             load(port_bare, "/ping", headers, 1.0, 4)
             # Warm: every worker builds its trust list once and memoises answers for the sample.
