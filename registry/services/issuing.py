@@ -506,12 +506,11 @@ def _write_accepted(session: Session, signer: Signer, body: Body, accepted: list
     conn.execute(_CERTIFICATES.insert(), rows)
     certs = []
     for row in rows:
-        # Persistent and clean, as if just loaded (values set without change events): the answer
-        # and the outbox read them without a query.
+        # As if just loaded (values set without change events): the outbox and the answer read them
+        # without a query. They join the session once every row is written.
         cert = Certificate()
         cert.__dict__.update(row)
         make_transient_to_detached(cert)
-        session.add(cert)
         set_committed_value(cert, "body", body)
         certs.append(cert)
     bases = [{"certificate_id": cert.id, "based_on_id": r.certificate_id}
@@ -533,6 +532,8 @@ def _write_accepted(session: Session, signer: Signer, body: Body, accepted: list
     conn.execute(_OUTBOX.insert(), [outbox.event_row(cert, "issued") for cert in certs])
     tlog.append_many(session, [tlog.build_event("certificate.issued", certificate=cert, now=item.now)
                                for item, cert in zip(accepted, certs)])
+    for cert in certs:
+        session.add(cert)
     return certs
 
 

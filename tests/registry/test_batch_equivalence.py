@@ -314,3 +314,6 @@ def test_an_offset_taken_meanwhile_sends_the_batch_one_by_one(app, client, env, 
     assert logged == [results[2]["certificate"]["id"], results[0]["certificate"]["id"]]
     size = session.scalar(select(TlogState.size))
     assert session.scalar(select(func.max(TlogEntry.idx))) == size - 1
+    # The rolled-back attempt left no certificate in the session that the database does not hold.
+    held = {o.id for o in session.identity_map.values() if isinstance(o, Certificate)}
+    assert held == set(session.scalars(select(Certificate.id).where(Certificate.id.in_(held))))
