@@ -264,20 +264,22 @@ def test_a_correction_in_a_batch_keeps_numbers_in_input_order(client, env, sessi
             assert r["certificate"]["log"]["entry"] and r["certificate"]["log"]["inclusionProof"] is not None
 
 
-def test_an_offset_taken_meanwhile_sends_the_batch_one_by_one(app, client, env, session, is_postgres):
+@pytest.mark.parametrize("plain", [2, 150], ids=["small", "large"])
+def test_an_offset_taken_meanwhile_sends_the_run_one_by_one(app, client, env, session, is_postgres, plain):
     """A writer that commits an offset between the batch's check and its insert (simulated on this
-    connection, just before the offsets are inserted) costs that item a 409, not the batch a 500."""
+    connection) costs that item a 409, not the batch a 500."""
     victim = offsets("0.5", "0.4")
     holder = client.post("/api/v1/certificates", json=certificate_request(), headers=env["headers"]).get_json()
-    items = [certificate_request(footprint=footprint("0.70")),
-             certificate_request("carbon-neutral", footprint=footprint("0.80"), offsets=victim,
-                                 coveredQuantity="1000", renewableElectricityShare="1"),
-             {**certificate_request(footprint=footprint("0.71")), "idempotencyKey": "after"}]
+    items = [certificate_request("carbon-neutral", footprint=footprint("0.80"), offsets=victim,
+                                 coveredQuantity="1000", renewableElectricityShare="1")]
+    items += [certificate_request(footprint=footprint(f"{0.5 + n / 1000:.3f}")) for n in range(plain - 1)]
+    items += [{**certificate_request(footprint=footprint("0.71")), "idempotencyKey": "after"}]
     conn = session.connection()
     checked, taken = [], []
 
     def meanwhile(conn_, cursor, statement, parameters, context, executemany):
         # After the batch checked the offsets, before the savepoint its rows are written in.
+        # (On this connection a row written later would go with the savepoint when it is undone.)
         if "FROM offsets" in statement:
             checked.append(True)
         elif statement.startswith("SAVEPOINT") and checked and not taken:
@@ -298,22 +300,23 @@ def test_an_offset_taken_meanwhile_sends_the_batch_one_by_one(app, client, env, 
         event.remove(conn, "before_cursor_execute", meanwhile)
     assert taken and resp.status_code == 200, resp.get_json()
     results = resp.get_json()["results"]
-    assert [r["status"] for r in results] == [201, 409, 201]
-    assert results[1]["problem"]["type"].endswith("/offset-already-used")
-    assert holder["number"] in results[1]["problem"]["detail"]
-    seq = [int(results[i]["certificate"]["number"].rsplit("-", 1)[1]) for i in (0, 2)]
-    assert seq == [numbers_before + 1, numbers_before + 2]  # the rolled-back attempt left no gap
-    assert session.scalar(select(IdempotencyKey.certificate_id).where(IdempotencyKey.key == "after")) == \
-        results[2]["certificate"]["id"]
+    assert [r["status"] for r in results] == [409] + [201] * plain
+    assert results[0]["problem"]["type"].endswith("/offset-already-used")
+    assert holder["number"] in results[0]["problem"]["detail"]
+    issued = [r["certificate"]["id"] for r in results[1:]]
+    seq = [int(r["certificate"]["number"].rsplit("-", 1)[1]) for r in results[1:]]
+    assert seq == list(range(numbers_before + 1, numbers_before + plain + 1))  # the undone attempt left no gap
+    assert session.scalar(select(IdempotencyKey.certificate_id).where(IdempotencyKey.key == "after")) == issued[-1]
     audit = session.scalars(select(AuditEntry.target_id).where(AuditEntry.action == "certificate.issued")
-                            .where(AuditEntry.target_id.in_([r["certificate"]["id"] for r in results
-                                                             if "certificate" in r]))).all()
-    assert len(audit) == 2
+                            .where(AuditEntry.target_id.in_(issued)).order_by(AuditEntry.id)).all()
+    assert audit == issued
+    assert session.scalar(select(func.count()).select_from(OutboxEvent).where(
+        OutboxEvent.certificate_id.in_(issued))) == plain
     logged = session.scalars(select(TlogEntry.certificate_id).where(TlogEntry.kind == "certificate.issued")
-                             .order_by(TlogEntry.idx.desc()).limit(2)).all()
-    assert logged == [results[2]["certificate"]["id"], results[0]["certificate"]["id"]]
+                             .order_by(TlogEntry.idx.desc()).limit(plain)).all()
+    assert logged[::-1] == issued
     size = session.scalar(select(TlogState.size))
     assert session.scalar(select(func.max(TlogEntry.idx))) == size - 1
-    # The rolled-back attempt left no certificate in the session that the database does not hold.
+    # The undone attempt left no certificate in the session that the database does not hold.
     held = {o.id for o in session.identity_map.values() if isinstance(o, Certificate)}
     assert held == set(session.scalars(select(Certificate.id).where(Certificate.id.in_(held))))
