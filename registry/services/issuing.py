@@ -260,12 +260,17 @@ def _identity(offset: dict) -> str:
     return "|".join(offset_key(offset))
 
 
-def _check_offsets_free(session: Session, offsets: list[dict]) -> None:
+def _offsets_used(session: Session, offsets: list[dict]) -> dict[tuple[str, str], str]:
+    """Which of ``offsets`` already back a certificate: offset key → its number."""
     if not offsets:
-        return
+        return {}
     rows = session.execute(select(Offset.identity, Certificate.number).join(Certificate, Offset.certificate)
                            .where(Offset.identity.in_([_identity(o) for o in offsets]))).all()
-    check_offsets_unused(offsets, {tuple(identity.split("|", 1)): number for identity, number in rows})
+    return {tuple(identity.split("|", 1)): number for identity, number in rows}
+
+
+def _check_offsets_free(session: Session, offsets: list[dict]) -> None:
+    check_offsets_unused(offsets, _offsets_used(session, offsets))
 
 
 def remember_idempotency(session: Session, client_id: str, key: str, digest: str, cert: Certificate) -> None:
@@ -387,7 +392,7 @@ class _Run:
         self.start = 0
         self.accepted: list[_Accepted] = []
         self.replays: list[tuple[int, _Accepted]] = []  # a key repeated in the batch, for the same request
-        self.clashes: list[tuple[int, list[dict], dict]] = []  # offsets an earlier item of the run took
+        self.clashes: list[tuple[int, list[dict], dict, dict]] = []  # offsets an earlier item of the run took
         self.claimed: dict[tuple, _Accepted] = {}
         self.seen = self._stored_keys()  # key → (request hash, Certificate or _Accepted)
         self._read_bases()
@@ -417,15 +422,16 @@ class _Run:
         now = self.now or utcnow()
         try:
             checked = _check(self.session, self.body, data, now, self.batch)
-            _check_offsets_free(self.session, checked.offsets)
+            used = _offsets_used(self.session, checked.offsets)
+            keys = [offset_key(o) for o in checked.offsets]
+            taken = {k: self.claimed[k] for k in keys if k in self.claimed}
+            if taken:  # refused once the earlier item has its number, which the refusal may name
+                self.clashes.append((i, checked.offsets, used, taken))
+                return
+            check_offsets_unused(checked.offsets, used)
             _key(self.session, self.body, self.batch)
         except RegistryError as err:
             self.results[i] = Result(err.status, problem=_problem(err))
-            return
-        keys = [offset_key(o) for o in checked.offsets]
-        taken = {k: self.claimed[k] for k in keys if k in self.claimed}
-        if taken:  # refused once the earlier item has its number, which the refusal names
-            self.clashes.append((i, checked.offsets, taken))
             return
         item = _Accepted(i, key, digest, data, checked, now)
         self.accepted.append(item)
@@ -450,9 +456,9 @@ class _Run:
                         self.seen[item.key] = (item.digest, cert)
                 for i, item in self.replays:
                     self.results[i] = Result(201, certificate=item.cert, replayed=True)
-                for i, offsets, taken in self.clashes:
+                for i, offsets, used, taken in self.clashes:
                     try:
-                        check_offsets_unused(offsets, {k: item.cert.number for k, item in taken.items()})
+                        check_offsets_unused(offsets, {**used, **{k: item.cert.number for k, item in taken.items()}})
                     except Conflict as err:
                         self.results[i] = Result(err.status, problem=_problem(err))
         self.start = end

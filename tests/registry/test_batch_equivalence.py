@@ -138,7 +138,11 @@ def _items(existing: dict) -> list[dict]:
                             coveredQuantity="1000", renewableElectricityShare="1"),           # offsets used before
         certificate_request(product=product(category="textile-fabric")),                    # out of scope
         certificate_request(footprint=footprint("0.60"), validUntil="2020-12-31T23:59:59Z"),  # already over
-        *[certificate_request(footprint=footprint(f"0.{60 + n}")) for n in range(9)],
+        certificate_request("carbon-neutral", footprint=footprint("0.78"), offsets=[shared[1], existing["used"][0]],
+                            coveredQuantity="1000", renewableElectricityShare="1"),          # batch's first, then stored
+        certificate_request("carbon-neutral", footprint=footprint("0.77"), offsets=[existing["used"][0], shared[0]],
+                            coveredQuantity="1000", renewableElectricityShare="1"),          # stored first, then batch's
+        *[certificate_request(footprint=footprint(f"0.{60 + n}")) for n in range(7)],
     ]
 
 
@@ -171,7 +175,8 @@ def test_batch_stores_what_one_by_one_issuance_stores(app, client, env, session)
                                       actor="body:test", client_id=env["client_id"])
         bulk = _snapshot(session, body_id, log_from, versions)
     assert [_outcome(r) for r in results] == [outcome for outcome, _ in singles]
-    assert [r.status for r in results] == [201, 201, 201, 422, 201, 409, 201, 422, 409, 403, 422] + [201] * 9
+    assert [r.status for r in results] == [201, 201, 201, 422, 201, 409, 201, 422, 409, 403, 422, 409, 409] + [201] * 7
+    assert "CCER-shared-1" in results[11].problem["detail"] and "CCER-before-0" in results[12].problem["detail"]
     for key in one_by_one:
         assert bulk[key] == one_by_one[key], key
     issued = [r.certificate for r in results if r.certificate is not None]
