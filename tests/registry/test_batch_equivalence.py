@@ -11,12 +11,15 @@ import pytest
 from marshmallow import ValidationError
 from sqlalchemy import event, func, select
 
+from registry import tlog
 from registry.errors import RegistryError
 from registry.models import (AuditEntry, Certificate, CertificateBasis, IdempotencyKey, Offset, OutboxEvent,
                              RegistryVersion, StatusList, TlogEntry, TlogState, TlogTile, credential_payload)
 from registry.schemas.certificates import CertificateIn
 from registry.services import issuing
+from verifier import _tlog as t
 
+from ..verifier.test_tlog import naive_mth
 from ..factories import bearer, body_data, certificate_request, footprint, make_body, make_category, offsets, \
     product, token_for
 
@@ -325,3 +328,36 @@ def test_an_offset_taken_meanwhile_sends_the_run_one_by_one(app, client, env, se
     # The undone attempt left no certificate in the session that the database does not hold.
     held = {o.id for o in session.identity_map.values() if isinstance(o, Certificate)}
     assert held == set(session.scalars(select(Certificate.id).where(Certificate.id.in_(held))))
+
+
+def test_a_large_batch_seals_tiles_and_every_answer_proves_its_entry(app, client, env, session):
+    items = [certificate_request(footprint=footprint(f"{0.5 + n / 1000:.3f}")) for n in range(300)]
+    resp = client.post("/api/v1/certificates/batch", json={"items": items}, headers=env["headers"])
+    results = resp.get_json()["results"]
+    assert [r["status"] for r in results] == [201] * 300
+    entries = list(session.scalars(select(TlogEntry.entry).order_by(TlogEntry.idx)))
+    size = len(entries)
+    assert size == session.scalar(select(TlogState.size)) and size >= 300
+    with app.app_context():
+        assert tlog.tree(session).root() == naive_mth(entries)  # read through the sealed tiles
+    assert session.scalar(select(func.count()).select_from(TlogTile).where(TlogTile.level == 0)) == size // 256
+    key = client.get("/log/key").text.strip()
+    assert len({r["certificate"]["log"]["checkpoint"] for r in results}) == 1  # one checkpoint for the batch
+    for r in results:
+        claim = r["certificate"]["log"]
+        event = json.loads(claim["entry"])
+        assert event["certificateId"] == r["certificate"]["id"]
+        assert event["sha256"] == hashlib.sha256(r["certificate"]["credential"].encode()).hexdigest()
+        t.verify_log_claim(claim, t.leaf_hash(claim["entry"].encode()), key)
+
+
+def test_many_appends_build_the_tree_one_by_one_builds(app, session):
+    with app.app_context():
+        start = tlog.size(session)
+        events = [tlog.build_event("trust-list.published", document=f"doc {n}") for n in range(700)]
+        assert tlog.append_many(session, events) == list(range(start, start + 700))
+    entries = list(session.scalars(select(TlogEntry.entry).order_by(TlogEntry.idx)))
+    assert entries[start:] == [t.canonical_json(e) for e in events]
+    with app.app_context():
+        assert tlog.tree(session).root() == naive_mth(entries)
+    assert session.scalar(select(func.count()).select_from(TlogTile).where(TlogTile.level == 0)) == len(entries) // 256
