@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import struct
 import uuid
@@ -36,6 +35,15 @@ def credential_payload(credential: str) -> dict:
 @lru_cache(maxsize=1024)
 def credential_header(credential: str) -> dict:
     return json.loads(_b64d(credential.split(".")[0]))
+
+
+def json_copy(value):
+    """A deep copy of decoded JSON (dicts, lists and scalars), several times faster than ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
 
 
 def new_id() -> str:
@@ -340,7 +348,7 @@ class Certificate(Base):
     @property
     def subject(self) -> dict:
         """``credentialSubject`` of the stored credential (a fresh copy; decoded once per credential)."""
-        return copy.deepcopy(credential_payload(self.credential)["credentialSubject"])
+        return json_copy(credential_payload(self.credential)["credentialSubject"])
 
     @property
     def kid(self) -> str:

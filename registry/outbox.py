@@ -49,11 +49,16 @@ def _public_url() -> str:
     return current_app.config["PUBLIC_URL"] if has_app_context() else ""
 
 
-def public_certificate(cert: Certificate) -> dict:
-    from .schemas.certificates import CertificatePublicOut
+_PUBLIC_OUT = []  # one schema instance, built on first use: building one costs several dumps
 
+
+def public_certificate(cert: Certificate) -> dict:
+    if not _PUBLIC_OUT:
+        from .schemas.certificates import CertificatePublicOut
+
+        _PUBLIC_OUT.append(CertificatePublicOut())
     cert.public_url = _public_url()
-    return CertificatePublicOut().dump(cert)
+    return _PUBLIC_OUT[0].dump(cert)
 
 
 def certificate_event(session: Session, cert: Certificate, kind: str, *, once_key: str | None = None) -> OutboxEvent:
@@ -61,12 +66,17 @@ def certificate_event(session: Session, cert: Certificate, kind: str, *, once_ke
 
     Call it in the transaction of the change: the event exists exactly when the change does.
     """
-    if kind not in EVENT_TYPES:
-        raise ValueError(f"unknown certificate event {kind!r}")
-    event = OutboxEvent(id=new_event_id(), type=TYPE_PREFIX + kind, certificate_id=cert.id, once_key=once_key,
-                        data=public_certificate(cert), created_at=utcnow())
+    event = OutboxEvent(**event_row(cert, kind, once_key=once_key))
     session.add(event)
     return event
+
+
+def event_row(cert: Certificate, kind: str, *, once_key: str | None = None) -> dict:
+    """The outbox row of a certificate event, as column values (bulk issuance inserts many at once)."""
+    if kind not in EVENT_TYPES:
+        raise ValueError(f"unknown certificate event {kind!r}")
+    return {"id": new_event_id(), "type": TYPE_PREFIX + kind, "certificate_id": cert.id, "once_key": once_key,
+            "data": public_certificate(cert), "created_at": utcnow()}
 
 
 def pact_callback(session: Session, *, client_id: str, url: str, event: dict) -> Delivery:

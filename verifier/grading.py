@@ -158,8 +158,24 @@ def _ratio_or_none(value, where: str) -> Fraction | None:
     return Fraction(_from_json(value, where))
 
 
+#: The schemes parsed last, by identity: (the scheme, a copy of it as parsed, its rules). Grading one
+#: certificate parses its scheme several times; a copy that still compares equal needs no new parse.
+_PARSED: dict[int, tuple] = {}
+
+
 def _parse(scheme) -> dict:
-    """Validate ``scheme`` and return its rules with Fractions in place of strings."""
+    """Validate ``scheme`` and return its rules with Fractions in place of strings (read-only)."""
+    hit = _PARSED.get(id(scheme))
+    if hit is not None and hit[0] is scheme and hit[1] == scheme:
+        return hit[2]
+    rules = _parse_rules(scheme)
+    if len(_PARSED) >= 8:
+        _PARSED.clear()
+    _PARSED[id(scheme)] = (scheme, copy.deepcopy(scheme), rules)
+    return rules
+
+
+def _parse_rules(scheme) -> dict:
     if not isinstance(scheme, Mapping):
         raise ValueError("a grading scheme must be a JSON object")
     sid, version = scheme.get("id"), scheme.get("version")

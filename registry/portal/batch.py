@@ -1,7 +1,7 @@
 """Issuing many rows at once, through the batch path behind ``POST /api/v1/certificates/batch``.
 
-Each row runs in its own SAVEPOINT inside one transaction, so a refused row leaves nothing
-behind and the others stand; every row carries an idempotency key, so a row issued before
+All rows are issued in one transaction; a refused row leaves nothing behind and the others
+stand (``issuing.issue_batch``); every row carries an idempotency key, so a row issued before
 is answered with its certificate instead of a second one.
 """
 

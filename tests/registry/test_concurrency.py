@@ -83,6 +83,45 @@ def test_simultaneous_suspends_and_reinstates(server):
         assert {r.json()["status"] for r in responses} == {status}
 
 
+def test_batches_and_single_issuances_at_once_number_without_gaps(server, database_url):
+    """Four batches and twenty single requests at once, one offset claimed by an item of every batch
+    and by two single requests: every number once, none skipped, the offset used once."""
+    live, _ = server
+    headers = _login(live.url, create_app(app_config(database_url, PUBLIC_URL=live.url)))  # numbers start at 1
+    shared = offsets("1", prefix=uuid.uuid4().hex[:8])
+
+    def neutral(pcf: str) -> dict:
+        return certificate_request("carbon-neutral", offsets=shared, coveredQuantity="1000",
+                                   renewableElectricityShare="0.5", footprint=footprint(pcf))
+
+    batches = [("/api/v1/certificates/batch",
+                {"items": [certificate_request(footprint=footprint(f"0.{50 + b * 10 + i}")) for i in range(8)]
+                 + [neutral(f"0.8{b}"), {"type": "carbon-footprint"}]
+                 + [certificate_request(footprint=footprint(f"0.{20 + b * 10 + i}")) for i in range(8)]})
+               for b in range(4)]
+    singles = [("/api/v1/certificates", certificate_request(footprint=footprint(f"0.9{i}"))) for i in range(18)]
+    singles += [("/api/v1/certificates", neutral(f"0.7{i}")) for i in range(2)]
+    payloads = [p for b in range(4) for p in [batches[b]] + singles[b * 5:b * 5 + 5]]
+    responses = _all("POST", live.url, headers, payloads)
+    assert not _unexpected(responses, (200, 201, 409)), _unexpected(responses, (200, 201, 409))
+    issued, offset_claims = [], []
+    for (path, body), resp in zip(payloads, responses):
+        if path.endswith("/batch"):
+            results = resp.json()["results"]
+            assert [r["status"] for r in results[:8] + results[10:]] == [201] * 16 and results[9]["status"] == 422
+            issued += [r["certificate"]["number"] for r in results if r["status"] == 201]
+            offset_claims.append(results[8]["status"])
+        elif body["type"] == "carbon-neutral":
+            offset_claims.append(resp.status_code)
+            issued += [resp.json()["number"]] if resp.status_code == 201 else []
+        else:
+            assert resp.status_code == 201, resp.text
+            issued.append(resp.json()["number"])
+    assert sorted(offset_claims) == [201] + [409] * (len(offset_claims) - 1)
+    sequence = sorted(int(n.rsplit("-", 1)[1]) for n in issued)
+    assert sequence == list(range(1, len(issued) + 1))  # unique, and gap-free: refused items took none
+
+
 def test_contention_beyond_the_busy_timeout_is_503(engine, database_url, tmp_path):
     """Another writer holds the lock longer than the timeout: a clear, retryable 503."""
     with LiveServer(database_url, tmp_path / "instance", DATABASE_BUSY_TIMEOUT=0.3) as live:
