@@ -2,7 +2,8 @@
 
 ``certificate_event`` adds one row next to the change. The worker then
 1. notices expiries nobody triggered (``validUntil`` passed) and writes one ``expired`` event each,
-2. fans every new event out to the matching subscriptions (one delivery each), and
+2. fans every new event out to the matching subscriptions (one delivery each, carrying the event) and
+   deletes it (an expiry event stays, marked, so it is written once), and
 3. sends due deliveries: claimed under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a guarded
    UPDATE on SQLite), so several workers never send one delivery at the same time; a crashed
    worker's lease runs out and the delivery is sent again (at least once). Failures are retried
@@ -21,12 +22,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app, has_app_context
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from . import callbacks
 from .db import new_session
+from .domain.status import effective_status
 from .models import Certificate, Delivery, OAuthClient, OutboxEvent, Subscription, utcnow
 from .worker import task
 
@@ -76,7 +78,23 @@ def event_row(cert: Certificate, kind: str, *, once_key: str | None = None) -> d
     if kind not in EVENT_TYPES:
         raise ValueError(f"unknown certificate event {kind!r}")
     return {"id": new_event_id(), "type": TYPE_PREFIX + kind, "certificate_id": cert.id, "once_key": once_key,
-            "data": public_certificate(cert), "created_at": utcnow()}
+            "data": _snapshot(cert), "created_at": utcnow()}
+
+
+def _snapshot(cert: Certificate) -> dict:
+    """What may change after the event, as it was then. The rest of the public certificate (number,
+    subject, credential…) never changes: it is read from the certificate when the event is fanned
+    out rather than stored again with every event (it is most of a certificate's size)."""
+    body = cert.body
+    return {"status": effective_status(cert.status, cert.valid_until, utcnow()), "statusReason": cert.status_reason,
+            "issuer": {"id": cert.body_id, "name": body.name, "nameZh": body.name_zh, "code": body.code}}
+
+
+def event_data(session: Session, event: OutboxEvent) -> dict:
+    """The public certificate as it was at the event."""
+    if "credential" in event.data:  # stored whole (events written before snapshots)
+        return event.data
+    return {**public_certificate(session.get(Certificate, event.certificate_id)), **event.data}
 
 
 def pact_callback(session: Session, *, client_id: str, url: str, event: dict) -> Delivery:
@@ -101,10 +119,10 @@ def matches(filter_: dict, data: dict) -> bool:
     return True
 
 
-def cloud_event(event: OutboxEvent) -> dict:
+def cloud_event(event: OutboxEvent, data: dict) -> dict:
     return {"specversion": "1.0", "id": event.id, "source": _public_url() or "urn:carbonlabel:registry",
             "type": event.type, "subject": event.certificate_id, "time": now_text(event.created_at),
-            "datacontenttype": "application/json", "data": event.data}
+            "datacontenttype": "application/json", "data": data}
 
 
 # --- worker tasks ---
@@ -159,14 +177,26 @@ def fan_out(app) -> int:
             return 0
         subscriptions = session.scalars(select(Subscription).where(Subscription.deleted_at.is_(None))).all()
         now = utcnow()
+        if subscriptions:  # the certificates (and their bodies) in two statements, not one per event
+            session.scalars(select(Certificate).where(Certificate.id.in_({e.certificate_id for e in events}))
+                            .options(selectinload(Certificate.body))).all()
         for event in events:
-            body = cloud_event(event)
-            for sub in subscriptions:
-                if sub.created_at <= event.created_at and matches(sub.filter or {}, event.data):
+            live = [sub for sub in subscriptions if sub.created_at <= event.created_at]
+            data = event_data(session, event) if live else None
+            body = None
+            for sub in live:
+                if matches(sub.filter or {}, data):
+                    body = body or cloud_event(event, data)
                     session.add(Delivery(id=new_event_id(), kind="webhook", subscription_id=sub.id,
                                          client_id=sub.client_id, url=sub.callback_url, event=body,
                                          next_attempt_at=now, created_at=utcnow()))
             event.fanned_out_at = now
+        # Each delivery carries its own copy: a fanned-out event is kept only where it marks an event
+        # that may happen once per certificate (expiry), so the outbox does not grow with the registry.
+        done = [e.id for e in events if e.once_key is None]
+        for start in range(0, len(done), 500):
+            session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(done[start:start + 500]))
+                            .execution_options(synchronize_session=False))
         session.commit()
         return len(events)
     except OperationalError:  # SQLite busy: another worker is writing; try next round

@@ -100,6 +100,7 @@ def append(session: Session, kind: str, *, certificate=None, body_id: str | None
         # The answer to this issuance needs the index: spare it a look-up. A certificate id is new,
         # so a rolled-back issuance's note is never asked for.
         session.info.setdefault("tlog.issued", {})[event["certificateId"]] = (index, entry)
+        session.info.setdefault("tlog.noted", {})[index] = entry
     return index
 
 
@@ -192,6 +193,7 @@ def append_many(session: Session, events: list[dict]) -> list[int]:
                         .returning(_STATE.c.size)).scalar_one()
     first, created = size - len(events), utcnow()
     issued = session.info.setdefault("tlog.issued", {})
+    noted = session.info.setdefault("tlog.noted", {})
     rows = []
     for index, event in enumerate(events, first):
         entry = merkle.canonical_json(event)
@@ -199,6 +201,7 @@ def append_many(session: Session, events: list[dict]) -> list[int]:
                      "certificate_id": event.get("certificateId"), "created_at": created})
         if event["kind"] == "certificate.issued":
             issued[event["certificateId"]] = (index, entry)
+            noted[index] = entry
     conn.execute(_APPEND, rows)
     for filled in range(first - first % WIDTH + WIDTH, size + 1, WIDTH):
         _seal_tiles(session, filled)
@@ -700,11 +703,11 @@ def claim(session: Session, index: int, *, app=None) -> dict:
 
     app = app or current_app._get_current_object()
     st = _state(app)
-    noted = None if callable(session) else [e for i, e in session.info.get("tlog.issued", {}).values() if i == index]
+    noted = None if callable(session) else session.info.get("tlog.noted", {}).get(index)
     if noted:
         # This session appended it and has committed: every entry before it is committed too (appends
         # are serialised), so a tree of index + 1 entries exists, and its right edge ends with this leaf.
-        _extend_edge(st.edge, index, merkle.leaf_hash(noted[0]))
+        _extend_edge(st.edge, index, merkle.leaf_hash(noted))
         cp = checkpoint(session, cover=index + 1, app=app, known_size=index + 1)
     else:
         cp = checkpoint(session, cover=index + 1, app=app)
@@ -713,7 +716,7 @@ def claim(session: Session, index: int, *, app=None) -> dict:
     if hit is None:
         session = _open(session)
         t = Tree(session.connection(), cp.size, st.tiles, st.edge)
-        entry = noted[0] if noted else session.execute(select(TlogEntry.entry).where(TlogEntry.idx == index)).scalar_one()
+        entry = noted if noted else session.execute(select(TlogEntry.entry).where(TlogEntry.idx == index)).scalar_one()
         hit = (merkle.b64_hashes(t.inclusion(index)), entry.decode())
         st.claims.put(key, hit)
     return {"index": index, "checkpoint": cp.text, "inclusionProof": hit[0], "entry": hit[1]}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -275,6 +277,21 @@ def _check_offsets_free(session: Session, offsets: list[dict]) -> None:
 
 def remember_idempotency(session: Session, client_id: str, key: str, digest: str, cert: Certificate) -> None:
     session.add(IdempotencyKey(client_id=client_id, key=key, request_hash=digest, certificate_id=cert.id))
+
+
+@contextmanager
+def cycle_collection_paused():
+    """No cyclic garbage collection while a batch runs. A 1,000-item batch keeps tens of thousands
+    of objects alive until it answers, so the collector would walk them (and the whole heap) again
+    and again for nothing: about a seventh of a batch's time. Reference counting still frees
+    what it can, and the collector, resumed after, finds the batch's few cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 #: Most items one batch may carry: a spreadsheet page, and a transaction short enough to hold its locks.

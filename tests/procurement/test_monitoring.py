@@ -111,6 +111,15 @@ def test_lifecycle_events_are_signed_cloudevents(registry_tls, buyer, requester)
                     (cert["id"], "revoked")]
     assert events[1]["data"]["status"] == "suspended" and events[1]["data"]["id"] == cert["id"]
     assert events[0]["data"]["number"] == cert["number"] and events[0]["data"]["credential"] == cert["credential"]
+    # Each event says the status of its time (the certificate is revoked now), whole:
+    assert [e["data"]["status"] for e in events] == ["active", "suspended", "active", "active", "active",
+                                                    "revoked", "revoked"]
+    assert all(e["data"]["credentialSubject"]["product"]["manufacturer"]["id"] == supplier.manufacturer
+               for e in events)
+    # …and once fanned out, the deliveries hold the events: the outbox keeps none of them.
+    with _db(reg) as session:
+        assert session.scalars(select(OutboxEvent.id).where(OutboxEvent.certificate_id.in_(
+            [cert["id"], other["id"], correction["id"]]))).all() == []
     # A wrong secret or a tampered body does not verify.
     with pytest.raises(WebhookVerificationError):
         Webhook(callbacks.new_webhook_secret()).verify(hooks[0]["raw"], hooks[0]["headers"])
