@@ -472,6 +472,7 @@ class _State:
         self.tiles = _TileCache()
         self.indices = _TileCache(100_000)  # certificate id → index of its issuance entry
         self.claims = _TileCache(10_000)  # (index, size) → inclusion proof
+        self.recent = _TileCache(10_000)  # index → (monotonic time, the claim last answered for it)
         self.edge: dict = {}  # hashes of the tiles not yet full, as far as read
 
 
@@ -704,6 +705,13 @@ def claim(session: Session, index: int, *, app=None) -> dict:
     app = app or current_app._get_current_object()
     st = _state(app)
     noted = None if callable(session) else session.info.get("tlog.noted", {}).get(index)
+    if not noted:
+        # A reader's claim may rest on a checkpoint up to an interval old. Without this, every
+        # issuance (whose answer signs a checkpoint covering its entry) would send the next reader
+        # of each certificate back to the database for a proof against a tree one entry longer.
+        recent = st.recent.get(index)
+        if recent is not None and time.monotonic() - recent[0] < _interval(app):
+            return dict(recent[1])
     if noted:
         # This session appended it and has committed: every entry before it is committed too (appends
         # are serialised), so a tree of index + 1 entries exists, and its right edge ends with this leaf.
@@ -719,7 +727,10 @@ def claim(session: Session, index: int, *, app=None) -> dict:
         entry = noted if noted else session.execute(select(TlogEntry.entry).where(TlogEntry.idx == index)).scalar_one()
         hit = (merkle.b64_hashes(t.inclusion(index)), entry.decode())
         st.claims.put(key, hit)
-    return {"index": index, "checkpoint": cp.text, "inclusionProof": hit[0], "entry": hit[1]}
+    answer = {"index": index, "checkpoint": cp.text, "inclusionProof": hit[0], "entry": hit[1]}
+    if not noted:
+        st.recent.put(index, (time.monotonic(), answer))
+    return answer
 
 
 def _extend_edge(edge: dict, index: int, leaf: bytes) -> None:

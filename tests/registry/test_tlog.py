@@ -473,6 +473,28 @@ def test_verification_answers_carry_the_log_claim(client, env, app, session):
         [body[k] for k in ("verified", "certificate", "credential")]
 
 
+def test_a_readers_claim_holds_for_an_interval_while_others_issue(client, env, app, session):
+    """Issuance answers sign checkpoints covering their own entries; readers of other certificates
+    keep the claim they got for up to an interval (no proof rebuilt per issuance), and it verifies."""
+    app.config["TLOG_CHECKPOINT_INTERVAL"] = 60
+    out = issue(client, env)
+    key = log_key(client)
+    first = client.get(f"/v/{out['id']}", headers={"Accept": "application/json"})
+    claim = first.get_json()["log"]
+    for _ in range(3):
+        newer = issue(client, env)["log"]  # each answer's checkpoint covers its own entry
+        assert t.verify_checkpoint(newer["checkpoint"], key).size > claim["index"] + 1
+        again = client.get(f"/v/{out['id']}", headers={"Accept": "application/json", "If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304
+    body = client.get(f"/v/{out['id']}", headers={"Accept": "application/json"}).get_json()
+    assert body["log"] == claim
+    t.verify_log_claim(body["log"], t.leaf_hash(body["log"]["entry"].encode()), key)
+    app.config["TLOG_CHECKPOINT_INTERVAL"] = 0  # the interval has passed: the claim moves on
+    moved = client.get(f"/v/{out['id']}", headers={"Accept": "application/json"}).get_json()["log"]
+    assert t.verify_checkpoint(moved["checkpoint"], key).size == t.verify_checkpoint(newer["checkpoint"], key).size
+    t.verify_log_claim(moved, t.leaf_hash(moved["entry"].encode()), key)
+
+
 def test_one_process_serves_right_proofs_while_the_log_grows(app, session):
     """The process-wide caches (full tiles, the right edge, complete subtrees) stay right as entries arrive."""
     app.config["TLOG_CHECKPOINT_INTERVAL"] = 0
