@@ -420,8 +420,15 @@ class Tree:
         n = hi - lo
         if n & (n - 1) == 0 and lo % n == 0:
             return self.node(n.bit_length() - 1, lo // n)
-        k = 1 << ((n - 1).bit_length() - 1)
-        return merkle.node_hash(self.mth(lo, lo + k), self.mth(lo + k, hi))
+        # Not a complete subtree: one that reaches the tree's right edge. Every proof against this
+        # size needs the same few of them, and leaves never change, so their hashes are kept.
+        key = ("mth", lo, hi)
+        hit = self._partial.get(key)
+        if hit is None:
+            k = 1 << ((n - 1).bit_length() - 1)
+            hit = merkle.node_hash(self.mth(lo, lo + k), self.mth(lo + k, hi))
+            self._store_partial(key, hit)
+        return hit
 
     def root(self) -> bytes:
         if not self.size:
