@@ -6,7 +6,7 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import Response, current_app, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import verifier as statuslist
 
@@ -110,7 +110,7 @@ def _status_response(resp: Response, etag: str) -> Response:
 def status_index():
     """Every status list's URL, for verifiers that save them for offline use."""
     base = current_app.config["PUBLIC_URL"]
-    ids = get_session().scalars(select(StatusList.id).order_by(StatusList.id)).all()
+    ids = get_session().scalars(select(StatusList.id).order_by(func.length(StatusList.id), StatusList.id)).all()
     return {"lists": [f"{base}/status/{i}" for i in ids]}
 
 

@@ -18,8 +18,9 @@ FILL_LIMIT = 0.75
 
 def _open_list(session: Session, purpose: str, pending: dict[str, int] | None = None) -> StatusList:
     # FOR UPDATE serialises allocation on PostgreSQL; SQLite serialises writers anyway.
+    # The newest list is the highest number: "r10" sorts before "r9" as text, so length first.
     row = session.scalars(select(StatusList).where(StatusList.purpose == purpose)
-                          .order_by(StatusList.id.desc()).with_for_update()).first()
+                          .order_by(func.length(StatusList.id).desc(), StatusList.id.desc()).with_for_update()).first()
     if row is None or row.used + (pending or {}).get(row.id, 0) >= row.size * FILL_LIMIT:
         n = 1 if row is None else int(row.id[1:]) + 1
         row = StatusList(id=f"{PREFIX[purpose]}{n}", purpose=purpose, size=statuslist.LIST_SIZE,

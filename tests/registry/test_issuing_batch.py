@@ -185,3 +185,28 @@ def test_a_batch_that_fills_a_status_list_moves_on_to_a_new_one(client, env, ses
         assert row.used == held
     for r in results:
         assert client.post("/api/v1/verify", json={"credential": r["certificate"]["credential"]}).get_json()["verified"]
+
+
+def test_the_tenth_status_list_is_made_once(client, env, session):
+    """Lists are numbered r1, r2 …: the newest is the highest number, not the last as text
+    ("r10" < "r9"), or the list after r9 would be made again and every issuance would fail."""
+    batch(client, env, [certificate_request()])
+    for purpose, prefix in (("revocation", "r"), ("suspension", "s")):
+        first = session.scalars(select(StatusList).where(StatusList.purpose == purpose)).one()
+        for n in range(int(first.id[1:]) + 1, 10):  # full lists up to r9 / s9
+            session.add(StatusList(id=f"{prefix}{n}", purpose=purpose, size=first.size, bits=bytes(first.size // 8),
+                                   used=int(first.size * 0.75), version=1, updated_at=first.updated_at))
+        first.used = int(first.size * 0.75)
+    session.flush()
+    session.expire_all()
+    one = client.post("/api/v1/certificates", json=certificate_request(footprint=footprint("0.61")),
+                      headers=env["headers"])
+    assert one.status_code == 201, one.get_json()
+    results = batch(client, env, [certificate_request(footprint=footprint(f"0.{n}")) for n in (62, 63)])["results"]
+    assert [r["status"] for r in results] == [201, 201]
+    ids = [one.get_json()["id"]] + [r["certificate"]["id"] for r in results]
+    rows = session.scalars(select(Certificate).where(Certificate.id.in_(ids))).all()
+    assert {(c.revocation_list_id, c.suspension_list_id) for c in rows} == {("r10", "s10")}
+    assert count(session, StatusList) == 20
+    listed = client.get("/status").get_json()["lists"]
+    assert [u.rsplit("/", 1)[1] for u in listed][-2:] == ["r10", "s10"]
