@@ -21,20 +21,13 @@ from registry.services import issuing
 from verifier import _tlog as t
 
 from ..verifier.test_tlog import naive_mth
-from ..factories import bearer, body_data, certificate_request, footprint, make_body, make_category, offsets, \
-    product, token_for
+from .test_issuing_batch import body_for_batches
+from ..factories import certificate_request, footprint, offsets, product
 
 
 @pytest.fixture
 def env(app, client, session):
-    make_category(session, "cement")
-    make_category(session, "textile-fabric")
-    body, client_id, secret = make_body(session, app, accreditation={
-        **body_data()["accreditation"],
-        "scope": {"certificateTypes": ["carbon-footprint", "low-carbon", "reduced-carbon", "carbon-neutral"],
-                  "productCategories": ["cement"]}})
-    return {"body": body, "client_id": client_id, "headers": bearer(token_for(client, client_id, secret)),
-            "signer": app.extensions["registry.signer"]}
+    return {**body_for_batches(app, client, session), "signer": app.extensions["registry.signer"]}
 
 
 def _issue_one(app, session, env, raw):

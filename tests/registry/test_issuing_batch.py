@@ -15,6 +15,11 @@ from ..factories import (bearer, body_data, certificate_request, footprint, make
 
 @pytest.fixture
 def env(app, client, session):
+    return body_for_batches(app, client, session)
+
+
+def body_for_batches(app, client, session) -> dict:
+    """A body accredited for every kind in cement, its token, and a second category out of scope."""
     make_category(session, "cement")
     make_category(session, "textile-fabric")
     body, client_id, secret = make_body(session, app, accreditation={
