@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from . import auth
-from .models import Body, OAuthClient
+from .models import Body
 from .services import accreditation, audit
 
 DEMO_SOURCE = "Demonstration value — not an official benchmark"

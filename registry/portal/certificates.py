@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from ..db import get_session
 from ..errors import RegistryError
 from ..models import AuditEntry, Certificate, CertificateBasis, utcnow
+from ..domain.status import STATUSES
 from ..schemas.certificates import KINDS
 from ..services import revocation
 from . import accounts, bp
@@ -19,7 +20,6 @@ from .access import own_certificate, roles
 from .messages import translate
 
 PAGE_SIZE = 25
-STATUSES = ("active", "suspended", "revoked", "expired")
 FILTERS = ("number", "gtin", "product", "type", "status", "expiring")
 ALL_ROLES = ("operator", "body-admin", "certifier")
 

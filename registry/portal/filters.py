@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from flask import g, request
+from flask import request
 from flask_babel import format_date, format_time, get_locale
 from flask_babel import lazy_gettext as _l
 
