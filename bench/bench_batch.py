@@ -26,34 +26,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _common import add_cement, migrated_app  # noqa: E402
 from bench_verify import MASTER_KEY, free_port, start_gunicorn  # noqa: E402
 
 
 def seed(tmp: Path, public_url: str, rows: int) -> tuple[str, list[tuple[str, str]]]:
     """A migrated SQLite database with ``rows`` certificates; returns (URL, [(number, gtin)])."""
-    from alembic import command
 
-    from registry import create_app
-    from registry.cli import alembic_config
-    from registry.db import make_engine, new_session
+    from registry.db import new_session
     from registry.schemas.certificates import CertificateIn
     from registry.services import accreditation, issuing
     from tests.factories import body_data, certificate_request, product
     from tests.procurement.conftest import random_gtin
 
     url = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(url, connection=conn), "head")
-    engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "MASTER_KEY": MASTER_KEY, "PUBLIC_URL": public_url,
-                      "LOG_LEVEL": "WARNING"})
+    app = migrated_app(url, public_url)
     out = []
     with app.app_context():
         session = new_session()
-        accreditation.put_category(session, "cement", {
-            "name": "Cement", "nameZh": "水泥", "declaredUnitOfMeasurement": "kilogram",
-            "benchmark": {"value": "0.90", "standard": "bench", "source": "bench"}}, actor="bench")
+        add_cement(session)
         signer = app.extensions["registry.signer"]
         body, _c, _s = accreditation.create_body(session, signer, body_data(), public_url=public_url, actor="bench")
         for _ in range(rows):

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alembic import command  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
@@ -34,8 +35,8 @@ from registry.models import Certificate  # noqa: E402
 from registry import outbox  # noqa: E402
 from registry.services import accreditation, issuing  # noqa: E402
 from tests.factories import body_data, certificate_request, footprint, product  # noqa: E402
+from _common import MASTER_KEY, add_cement  # noqa: E402
 
-MASTER_KEY = "Zm9yLXRlc3RzLW9ubHktMzItYnl0ZXMtbG9uZy1rZXk="
 PUBLIC_URL = "http://registry.bench"
 BODIES = 10
 GTINS = 10             # few products and makers: every filtered page is a full page at 1 k too
@@ -77,9 +78,7 @@ def load(app, size: int) -> list:
     signer = app.extensions["registry.signer"]
     with app.app_context():
         session = new_session()
-        accreditation.put_category(session, "cement", {
-            "name": "Cement", "nameZh": "水泥", "declaredUnitOfMeasurement": "kilogram",
-            "benchmark": {"value": "0.90", "standard": "bench", "source": "bench"}}, actor="bench")
+        add_cement(session)
         bodies = []
         for i in range(BODIES):
             data = body_data(name=f"Bench body {i}", code=f"BB{i:03d}")

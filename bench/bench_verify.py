@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MASTER_KEY = "Zm9yLXRlc3RzLW9ubHktMzItYnl0ZXMtbG9uZy1rZXk="
+from _common import MASTER_KEY, add_cement, migrated_app  # noqa: E402
 BARE_APP = textwrap.dedent('''
     from flask import Flask
     app = Flask(__name__)
@@ -46,27 +46,16 @@ def free_port() -> int:
 
 def seed(tmp: Path, public_url: str) -> tuple[str, str]:
     """Migrate a fresh SQLite database and issue one certificate; returns (database URL, certificate id)."""
-    from alembic import command
-
-    from registry import create_app
-    from registry.cli import alembic_config
-    from registry.db import make_engine, new_session
+    from registry.db import new_session
     from registry.schemas.certificates import CertificateIn
     from registry.services import accreditation, issuing
     from tests.factories import body_data, certificate_request
 
     url = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(url, connection=conn), "head")
-    engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "MASTER_KEY": MASTER_KEY, "PUBLIC_URL": public_url,
-                      "LOG_LEVEL": "WARNING"})
+    app = migrated_app(url, public_url)
     with app.app_context():
         session = new_session()
-        accreditation.put_category(session, "cement", {
-            "name": "Cement", "nameZh": "水泥", "declaredUnitOfMeasurement": "kilogram",
-            "benchmark": {"value": "0.90", "standard": "bench", "source": "bench"}}, actor="bench")
+        add_cement(session)
         signer = app.extensions["registry.signer"]
         body, _c, _s = accreditation.create_body(session, signer, body_data(), public_url=public_url, actor="bench")
         cert = issuing.issue(session, signer, body, CertificateIn().load(certificate_request()), public_url=public_url,

@@ -27,27 +27,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_verify import BARE_APP, MASTER_KEY, free_port, load, start_gunicorn  # noqa: E402
+from _common import MASTER_KEY, add_cement, migrated_app  # noqa: E402
+from bench_verify import BARE_APP, free_port, load, start_gunicorn  # noqa: E402
 
 
 def seed(tmp: Path, public_url: str, bodies: int) -> tuple[str, list[str], tuple[str, str]]:
-    from alembic import command
-
-    from registry import create_app
-    from registry.cli import alembic_config
     from registry.db import new_session
     from registry.services import accreditation, issuing
     from tests.factories import body_data, certificate_request, footprint
 
     url = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    command.upgrade(alembic_config(url), "head")
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "MASTER_KEY": MASTER_KEY, "PUBLIC_URL": public_url,
-                      "LOG_LEVEL": "WARNING"})
+    app = migrated_app(url, public_url)
     with app.app_context():
         session = new_session()
-        accreditation.put_category(session, "cement", {
-            "name": "Cement", "nameZh": "水泥", "declaredUnitOfMeasurement": "kilogram",
-            "benchmark": {"value": "0.90", "standard": "bench", "source": "bench"}}, actor="bench")
+        add_cement(session)
         signer = app.extensions["registry.signer"]
         made = []
         for i in range(bodies):
