@@ -6,7 +6,6 @@ import re
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -179,19 +178,6 @@ def _seed(live_server) -> dict[tuple[str, str], str]:
         session.commit()
         session.close()
     return ids
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("no /usr/bin/chromium")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium",
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                    "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
 
 
 @pytest.mark.browser

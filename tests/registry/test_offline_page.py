@@ -70,17 +70,6 @@ def _seed(live_server) -> dict:
     return out
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("no /usr/bin/chromium")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
-
-
 def _verdict(page) -> str:
     page.wait_for_selector("#offline-check[data-verdict]", timeout=15_000)
     return page.get_attribute("#offline-check", "data-verdict")
