@@ -120,7 +120,9 @@ def test_certifier_end_to_end(browser, world):
     check(page, "login")
     page.click("#login-submit")  # empty: errors
     assert page.title().startswith("Error:")
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    # portal.js moves the focus once the page has loaded, which may be just after click() returns.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'error-summary'",
+                           timeout=5_000)
     check(page, "login errors")
 
     # Keyboard only: Tab to each field, type, Enter.
