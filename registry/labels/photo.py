@@ -92,7 +92,8 @@ def decodes(image, expected: str) -> bool:
     """Whether zxing-cpp reads exactly ``expected`` from the image."""
     import zxingcpp
 
-    return any(r.text == expected for r in zxingcpp.read_barcodes(image))
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    return any(r.text == expected for r in found)
 
 
 def _perspective(dst, src) -> tuple:
