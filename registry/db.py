@@ -120,6 +120,10 @@ def _sqlite_hooks(engine: Engine, url: str) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         if ":memory:" not in url and url != "sqlite://":
             cur.execute("PRAGMA journal_mode=WAL")
+            # Reads through a memory map instead of a read() call per page, and a page cache of
+            # 8 MB instead of 2: at a million certificates a lookup's index pages stay at hand.
+            cur.execute("PRAGMA mmap_size=268435456")
+            cur.execute("PRAGMA cache_size=-8192")
         cur.close()
 
     # A deferred BEGIN reads a WAL snapshot; its first write fails at once with SQLITE_BUSY_SNAPSHOT

@@ -288,5 +288,5 @@ def criteria(params: dict[str, list[str]], now: datetime) -> list:
 
 def footprint_query(params: dict[str, list[str]], now: datetime):
     return (select(Certificate).where(true(), *criteria(params, now))
-            .order_by(Certificate.created_at, Certificate.id))
+            .order_by(Certificate.log_index))
 

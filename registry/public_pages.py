@@ -291,14 +291,14 @@ def _related(rows, now) -> list[Related]:
 def relations(session: Session, cert_id: str, supersedes_id: str | None, now: datetime) -> dict:
     """The certificate's correction (replaced by / corrects) and basis links, both ways."""
     replaced_by = _related(session.scalars(select(Certificate).where(Certificate.supersedes_id == cert_id)
-                                           .order_by(Certificate.created_at)).all(), now)
+                                           .order_by(Certificate.log_index)).all(), now)
     corrects = _related([c for c in [session.get(Certificate, supersedes_id)] if c], now) if supersedes_id else []
     based_on = _related(session.scalars(
         select(Certificate).join(CertificateBasis, CertificateBasis.based_on_id == Certificate.id)
-        .where(CertificateBasis.certificate_id == cert_id).order_by(Certificate.created_at)).all(), now)
+        .where(CertificateBasis.certificate_id == cert_id).order_by(Certificate.log_index)).all(), now)
     dependants = _related(session.scalars(
         select(Certificate).join(CertificateBasis, CertificateBasis.certificate_id == Certificate.id)
-        .where(CertificateBasis.based_on_id == cert_id).order_by(Certificate.created_at)).all(), now)
+        .where(CertificateBasis.based_on_id == cert_id).order_by(Certificate.log_index)).all(), now)
     return {"replaced_by": replaced_by, "corrects": corrects, "based_on": based_on, "dependants": dependants}
 
 
@@ -497,7 +497,7 @@ def search():
                 select(Certificate).where(or_(Certificate.manufacturer_name.ilike(pattern, escape="\\"),
                                               Certificate.manufacturer_id == q,
                                               Certificate.product_name.ilike(pattern, escape="\\")))
-                .order_by(Certificate.created_at.desc(), Certificate.id.desc()).limit(MAX_RESULTS)).all())
+                .order_by(Certificate.log_index.desc()).limit(MAX_RESULTS)).all())
     now = datetime.now(UTC)
     rows = [_row(c, now) for c in results]
     html = render_template("public/search.html", lang=lang, q=q, rows=rows, error=error,
@@ -516,7 +516,7 @@ def _row(cert: Certificate, now: datetime) -> dict:
 def product_certificates(session: Session, gtin: str, now: datetime) -> list[dict]:
     """Every certificate of the product, those in force first, then newest first."""
     certs = session.scalars(select(Certificate).where(Certificate.gtin == gtin)
-                            .order_by(Certificate.created_at.desc(), Certificate.id.desc()).limit(200)).all()
+                            .order_by(Certificate.log_index.desc()).limit(200)).all()
     rows = [_row(c, now) for c in certs]
     rows.sort(key=lambda r: r["status"] != "active")  # stable: newest first within each group
     return rows

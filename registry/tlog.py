@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from verifier import _tlog as merkle
 
-from .models import TlogCheckpoint, TlogEdge, TlogEntry, TlogState, TlogTile, utcnow
+from .models import Certificate, TlogCheckpoint, TlogEdge, TlogEntry, TlogState, TlogTile, utcnow
 from .worker import task
 
 _log = logging.getLogger("registry.tlog")
@@ -92,8 +92,7 @@ def append(session: Session, kind: str, *, certificate=None, body_id: str | None
     conn = session.connection()  # Core: no ORM statement handling, and no flush needed first
     size = conn.execute(_BUMP).scalar_one()
     index = size - 1
-    conn.execute(_APPEND, {"idx": index, "leaf_hash": merkle.leaf_hash(entry), "entry": entry, "kind": event["kind"],
-                           "certificate_id": event.get("certificateId"), "created_at": utcnow()})
+    conn.execute(_APPEND, {"idx": index, "leaf_hash": merkle.leaf_hash(entry), "entry": entry})
     if size % WIDTH == 0:
         _seal_tiles(session, size)
     if event["kind"] == "certificate.issued":
@@ -132,24 +131,26 @@ def _seal_tiles(session: Session, size: int) -> None:
         level, count = level + 1, t + 1
 
 
-_ENTRY_COLUMNS = "tlog_entries (idx, leaf_hash, entry, kind, certificate_id)"
+_ENTRY_COLUMNS = "tlog_entries (idx, leaf_hash, entry)"
+# Migration 0007 builds the log from history before 0012 drops these columns from its entries.
+_LEGACY_COLUMNS = "tlog_entries (idx, leaf_hash, entry, kind, certificate_id)"
 
 
-def bulk_append(conn, events: list[dict], *, batch: int = 20_000) -> int:
+def bulk_append(conn, events: list[dict], *, batch: int = 20_000, legacy: bool = False) -> int:
     """Append many events at once through a Core connection (building the log for existing data);
     returns the new size. The caller holds the transaction."""
     size = conn.execute(select(TlogState.size).where(TlogState.id == 1)).scalar_one()
     pending: dict[int, list[bytes]] = {}
     pending_level0 = list(conn.execute(select(TlogEntry.leaf_hash).where(
         TlogEntry.idx >= size - size % WIDTH).order_by(TlogEntry.idx)).scalars()) if size % WIDTH else []
-    write = _entry_writer(conn)
+    write = _entry_writer(conn, _LEGACY_COLUMNS if legacy else _ENTRY_COLUMNS)
     canonical, sha256 = merkle.canonical_json, hashlib.sha256
     tiles: list[tuple] = []  # full tiles, written with each batch of entries in one statement
     for start in range(0, len(events), batch):
         chunk = events[start:start + batch]
         entries = list(map(canonical, chunk))
         leaves = [sha256(b"\0" + e).digest() for e in entries]
-        rows = [(size + i, leaf, entry, event["kind"], event.get("certificateId"))
+        rows = [(size + i, leaf, entry, event["kind"], event.get("certificateId")) if legacy else (size + i, leaf, entry)
                 for i, (leaf, entry, event) in enumerate(zip(leaves, entries, chunk))]
         # Whole tiles straight from this batch's leaves; the partial one waits for more.
         for i in range(len(leaves)):
@@ -166,7 +167,7 @@ def bulk_append(conn, events: list[dict], *, batch: int = 20_000) -> int:
     return size
 
 
-def _entry_writer(conn):
+def _entry_writer(conn, columns: str):
     """How rows reach ``tlog_entries``: COPY on PostgreSQL with psycopg (one stream, no statement
     per row), else the driver's executemany (the ORM's per-row type processing costs more than
     the hashing)."""
@@ -174,12 +175,12 @@ def _entry_writer(conn):
         raw = conn.connection.driver_connection
 
         def copy(rows):
-            with raw.cursor() as cur, cur.copy(f"COPY {_ENTRY_COLUMNS} FROM STDIN") as out:
+            with raw.cursor() as cur, cur.copy(f"COPY {columns} FROM STDIN") as out:
                 for row in rows:
                     out.write_row(row)
         return copy
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {_ENTRY_COLUMNS} VALUES ({', '.join([mark] * 5)})"
+    sql = f"INSERT INTO {columns} VALUES ({', '.join([mark] * (columns.count(',') + 1))})"
     return lambda rows: conn.exec_driver_sql(sql, rows)
 
 
@@ -191,14 +192,13 @@ def append_many(session: Session, events: list[dict]) -> list[int]:
     conn = session.connection()
     size = conn.execute(_STATE.update().where(_STATE.c.id == 1).values(size=_STATE.c.size + len(events))
                         .returning(_STATE.c.size)).scalar_one()
-    first, created = size - len(events), utcnow()
+    first = size - len(events)
     issued = session.info.setdefault("tlog.issued", {})
     noted = session.info.setdefault("tlog.noted", {})
     rows = []
     for index, event in enumerate(events, first):
         entry = merkle.canonical_json(event)
-        rows.append({"idx": index, "leaf_hash": merkle.leaf_hash(entry), "entry": entry, "kind": event["kind"],
-                     "certificate_id": event.get("certificateId"), "created_at": created})
+        rows.append({"idx": index, "leaf_hash": merkle.leaf_hash(entry), "entry": entry})
         if event["kind"] == "certificate.issued":
             issued[event["certificateId"]] = (index, entry)
             noted[index] = entry
@@ -698,8 +698,7 @@ def index_of(session: Session, certificate_id: str, *, app=None) -> int | None:
         noted = session.info.get("tlog.issued", {}).get(certificate_id)
         hit = noted[0] if noted else None
     if hit is None:
-        hit = _open(session).execute(select(func.min(TlogEntry.idx)).where(
-            TlogEntry.certificate_id == certificate_id, TlogEntry.kind == "certificate.issued")).scalar()
+        hit = _open(session).execute(select(Certificate.log_index).where(Certificate.id == certificate_id)).scalar()
         if hit is not None:
             st.indices.put(certificate_id, hit)
     return hit

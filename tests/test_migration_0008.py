@@ -1,5 +1,6 @@
 """Migration 0008 moves existing certificates: the credential packed, its subject and kid dropped as
-copies, and the way back restores them from the credential."""
+copies, and the way back restores them from the credential. Migration 0012 gives each its issuance
+entry's log index and takes the certificate id, kind and time off the log's entries, and back."""
 
 from __future__ import annotations
 
@@ -61,6 +62,18 @@ def test_existing_certificates_move_both_ways(fresh_url):  # noqa: F811
         stored = session.execute(text("SELECT credential FROM certificates")).scalar_one()
         assert len(bytes(stored)) < len(CREDENTIAL)
         assert session.execute(text("SELECT count(*) FROM certificate_basis")).scalar_one() == 1
+        # 0012: the certificate pages by the index of its issuance entry in the log 0007 built
+        entry = session.execute(text("SELECT entry FROM tlog_entries WHERE idx = :i"), {"i": cert.log_index}).scalar_one()
+        assert json.loads(bytes(entry))["kind"] == "certificate.issued"
+        assert json.loads(bytes(entry))["certificateId"] == "c1"
+        log_index = cert.log_index
+    command.downgrade(cfg, "0011_tlog")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT idx, kind, created_at FROM tlog_entries WHERE certificate_id = 'c1'")).one()
+        assert row[0] == log_index and row[1] == "certificate.issued" and str(row[2]).startswith("2026-01-01")
+    command.upgrade(cfg, "head")
+    with Session(engine) as session:
+        assert session.scalars(select(Certificate.log_index)).one() == log_index
     command.downgrade(cfg, "0002")
     with engine.connect() as conn:
         row = conn.execute(text("SELECT credential, subject, kid FROM certificates")).one()

@@ -45,7 +45,7 @@ def upgrade() -> None:
     # The log starts with everything already recorded, in the order it happened.
     from registry import tlog
 
-    tlog.bulk_append(bind, tlog.history_events(bind))
+    tlog.bulk_append(bind, tlog.history_events(bind), legacy=True)
 
 
 def downgrade() -> None:

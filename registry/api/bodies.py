@@ -14,7 +14,7 @@ from ..models import AuditEntry
 from ..schemas.bodies import (AccreditationIn, AccreditationQuery, AuditQuery, BodyCreatedOut, BodyIn, BodyPublicOut,
                               CategoryIn, CategoryOut, ReasonIn, RotateIn)
 from ..schemas.common import format_time, validate_code
-from ..services import accreditation as svc
+from ..services import accreditation as svc, audit
 from . import bp, doc
 
 
@@ -189,8 +189,10 @@ def audit_log():
         stmt = stmt.where(AuditEntry.action == query["action"])
     if query.get("before"):
         stmt = stmt.where(AuditEntry.id < query["before"])
-    rows = get_session().scalars(stmt).all()
+    session = get_session()
+    rows = session.scalars(stmt).all()
     return {"items": [{"id": e.id, "at": format_time(e.at), "actor": e.actor, "action": e.action,
                        "targetType": e.target_type, "targetId": e.target_id, "reason": e.reason,
-                       "details": e.details, "requestId": e.request_id} for e in rows],
+                       "details": details, "requestId": e.request_id}
+                      for e, details in zip(rows, audit.details(session, rows))],
             "next": f"/api/v1/audit?before={rows[-1].id}&limit={query['limit']}" if len(rows) == query["limit"] else None}

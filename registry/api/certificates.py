@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
 
 from flask import current_app, request, url_for
-from sqlalchemy import literal, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from verifier import grading
@@ -141,26 +140,24 @@ def get_certificate(cert_id: str):
     return _out(cert), 200, {"Cache-Control": f"public, max-age={current_app.config['VERIFY_CACHE_SECONDS']}"}
 
 
-def _cursor_decode(value: str):
+def _cursor_decode(value: str) -> int:
     try:
-        created, cid = json.loads(base64.urlsafe_b64decode(value.encode() + b"==").decode())
-        created = datetime.fromisoformat(created)
-        if created.tzinfo is None or not isinstance(cid, str) or len(cid) > 36:
-            raise ValueError("a cursor holds an aware time and a certificate id")
-        return created.astimezone(timezone.utc), cid
+        index = json.loads(base64.urlsafe_b64decode(value.encode() + b"==").decode())
+        if type(index) is not int or not 0 <= index < 2**63:
+            raise ValueError("a cursor holds a log index")
+        return index
     except (ValueError, TypeError, OverflowError, RecursionError) as err:
         raise InvalidInput("The cursor is not one this API returned", type="invalid-cursor",
                            errors={"cursor": ["Invalid cursor."]}) from err
 
 
 def _cursor_encode(cert: Certificate) -> str:
-    raw = json.dumps([cert.created_at.isoformat(), cert.id]).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(json.dumps(cert.log_index).encode()).rstrip(b"=").decode()
 
 
-def search_statement(filters: dict[str, str], after: tuple | None, limit: int, now=None):
-    """Newest first, ``after`` a ``(created_at, id)`` cursor: each filter has an index ending in
-    ``(created_at, id)``, so a page is read in index order (tests/registry/test_search_plans.py)."""
+def search_statement(filters: dict[str, str], after: int | None, limit: int, now=None):
+    """Newest first, ``after`` a log-index cursor: each filter has an index ending in
+    ``log_index``, so a page is read in index order (tests/registry/test_search_plans.py)."""
     query = select(Certificate)
     for name, value in filters.items():
         if name == "status":  # as readers see it: expiry is derived from validUntil
@@ -168,10 +165,8 @@ def search_statement(filters: dict[str, str], after: tuple | None, limit: int, n
             continue
         query = query.where(FILTERS[name] == (value.zfill(14) if name == "gtin" else value))
     if after is not None:
-        created, cid = after
-        # A row-value comparison is one range on the index; the equivalent OR is not.
-        query = query.where(tuple_(Certificate.created_at, Certificate.id) < tuple_(literal(created, Certificate.created_at.type), literal(cid, Certificate.id.type)))
-    return query.order_by(Certificate.created_at.desc(), Certificate.id.desc()).limit(limit)
+        query = query.where(Certificate.log_index < after)
+    return query.order_by(Certificate.log_index.desc()).limit(limit)
 
 
 @bp.get("/certificates")

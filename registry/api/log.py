@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from flask import Response, current_app, request
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 
 from verifier import _tlog as merkle
 
@@ -13,7 +13,7 @@ from .. import tlog
 from ..db import get_session
 from ..errors import InvalidInput, NotFound
 from ..http import limiter
-from ..models import TlogEntry
+from ..models import LEAF_PREFIX, TlogEntry
 from . import doc, public
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -99,6 +99,12 @@ def log_entries(address: str):
     return _binary(merkle.bundle(entries), IMMUTABLE if width is None else SHORT)
 
 
+def entry_by_leaf(leaf: bytes):
+    """The first entry with this leaf hash, sought on the index of the hash's first 8 bytes."""
+    return (select(TlogEntry.idx).where(literal_column(LEAF_PREFIX) == leaf[:8], TlogEntry.leaf_hash == leaf)
+            .order_by(TlogEntry.idx).limit(1))
+
+
 def _int_arg(name: str, required: bool = True) -> int | None:
     raw = request.args.get(name)
     if raw is None and not required:
@@ -130,8 +136,7 @@ def log_inclusion():
         except ValueError as err:
             raise InvalidInput("hash must be base64", type="invalid-log-query",
                                errors={"hash": ["Must be base64."]}) from err
-        index = session.scalars(select(TlogEntry.idx).where(TlogEntry.leaf_hash == leaf)
-                                .order_by(TlogEntry.idx).limit(1)).first()
+        index = session.scalars(entry_by_leaf(leaf)).first()
         if index is None:
             raise NotFound("No entry has that leaf hash", type="log-entry-not-found")
     else:

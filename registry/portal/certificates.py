@@ -72,7 +72,7 @@ def certificates():
     db = get_session()
     q = _query(filters)
     total = db.scalar(select(func.count()).select_from(q.subquery()))
-    rows = db.scalars(q.order_by(Certificate.created_at.desc(), Certificate.id.desc())
+    rows = db.scalars(q.order_by(Certificate.log_index.desc())
                       .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
     pages = max(1, -(-total // PAGE_SIZE))
     chips = [(k, v, url_for("portal.certificates", **{n: w for n, w in filters.items() if n != k}))

@@ -97,7 +97,7 @@ def _defaults(kind: str) -> dict[str, str]:
 def _candidates(body: Body, category: str | None) -> list[Certificate]:
     q = (select(Certificate).where(Certificate.body_id == body.id, Certificate.type == "carbon-footprint",
                                    Certificate.status == "active")
-         .order_by(Certificate.created_at.desc()).limit(60))
+         .order_by(Certificate.log_index.desc()).limit(60))
     if category:
         q = q.where(Certificate.category_code == category)
     return get_session().scalars(q).all()

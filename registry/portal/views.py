@@ -118,7 +118,7 @@ def dashboard():
     expiring = select(func.count(Certificate.id)).where(Certificate.status == "active",
                                                         Certificate.valid_until > utcnow(),
                                                         Certificate.valid_until <= soon)
-    recent = select(Certificate).order_by(Certificate.created_at.desc()).limit(5)
+    recent = select(Certificate).order_by(Certificate.log_index.desc()).limit(5)
     if current_user.role != "operator":
         expiring = expiring.where(Certificate.body_id == current_user.body_id)
         recent = recent.where(Certificate.body_id == current_user.body_id)

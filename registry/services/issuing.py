@@ -175,12 +175,6 @@ def _signed(signer: Signer, body: Body, data: dict, checked: _Checked, *, cert_i
             "credential": signer.sign(payload, key, typ="vc+jwt", cty="vc")}
 
 
-def _audit_details(cert: Certificate, checked: _Checked, key) -> dict:
-    return {"number": cert.number, "type": checked.kind, "grade": cert.grade, "kid": key.kid,
-            "basedOn": [r.certificate_id for r in checked.records],
-            "offsets": [f"{o['registry']}:{o['serialNumber']}" for o in checked.offsets]}
-
-
 def _offset_row(o: dict, certificate_id: str) -> dict:
     return {"identity": _identity(o), "certificate_id": certificate_id, "registry_name": o["registry"],
             "serial_number": o["serialNumber"], "quantity": o["quantity"], "vintage": o["vintage"],
@@ -204,6 +198,8 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
     key = _key(session, body, batch)
     cert = Certificate(**_signed(signer, body, data, checked, cert_id=cert_id, number=number,
                                  statuses=(r_list, r_index, s_list, s_index), key=key, public_url=public_url, now=now))
+    # Logged before the row is written: the row carries its entry's index (what listings page by).
+    cert.log_index = tlog.append(session, "certificate.issued", certificate=cert, now=now)
     # Known without a flush (a batch item flushes only when it ends), and not a change to write.
     set_committed_value(cert, "body", body)
     session.add(cert)
@@ -220,10 +216,9 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
             raise Conflict("An offset in this request already backs another certificate",
                            type="offset-already-used") from err
         raise
-    audit.record(session, actor=actor, action="certificate.issued", target_type="certificate", target_id=cert.id,
-                 details=_audit_details(cert, checked, key))
+    # No details: what an issuance would record is the certificate's own (services.audit.details).
+    audit.record(session, actor=actor, action="certificate.issued", target_type="certificate", target_id=cert.id)
     outbox.certificate_event(session, cert, "issued")
-    tlog.append(session, "certificate.issued", certificate=cert, now=now)
     if checked.preceding is not None:
         revocation.change_status(session, checked.preceding, "revoke", "superseded", actor=actor,
                                  details={"supersededBy": cert.id})
@@ -525,8 +520,6 @@ def _write_accepted(session: Session, signer: Signer, body: Body, accepted: list
                       statuses=(r_list, r_index, s_list, s_index), key=key, public_url=public_url, now=item.now)
         row.update(number_key=number_key(row["number"]), status_reason=None, suspended_by=None, updated_at=updated)
         rows.append(row)
-    conn = session.connection()
-    conn.execute(_CERTIFICATES.insert(), rows)
     certs = []
     for row in rows:
         # As if just loaded (values set without change events): the outbox and the answer read them
@@ -536,6 +529,12 @@ def _write_accepted(session: Session, signer: Signer, body: Body, accepted: list
         make_transient_to_detached(cert)
         set_committed_value(cert, "body", body)
         certs.append(cert)
+    indices = tlog.append_many(session, [tlog.build_event("certificate.issued", certificate=cert, now=item.now)
+                                         for item, cert in zip(accepted, certs)])
+    for row, cert, index in zip(rows, certs, indices):
+        row["log_index"] = cert.__dict__["log_index"] = index
+    conn = session.connection()
+    conn.execute(_CERTIFICATES.insert(), rows)
     bases = [{"certificate_id": cert.id, "based_on_id": r.certificate_id}
              for item, cert in zip(accepted, certs) for r in item.checked.records]
     if bases:
@@ -550,11 +549,9 @@ def _write_accepted(session: Session, signer: Signer, body: Body, accepted: list
     request_id = audit._request_id()
     conn.execute(_AUDIT.insert(), [
         {"at": utcnow(), "actor": actor, "action": "certificate.issued", "target_type": "certificate",
-         "target_id": cert.id, "reason": None, "details": _audit_details(cert, item.checked, key),
+         "target_id": cert.id, "reason": None, "details": {},
          "request_id": request_id} for item, cert in zip(accepted, certs)])
     conn.execute(_OUTBOX.insert(), [outbox.event_row(cert, "issued") for cert in certs])
-    tlog.append_many(session, [tlog.build_event("certificate.issued", certificate=cert, now=item.now)
-                               for item, cert in zip(accepted, certs)])
     for cert in certs:
         session.add(cert)
     return certs

@@ -52,7 +52,7 @@ def current_for_gtin(session: Session, text: str) -> list[Certificate]:
     if key is None:
         return []
     return list(session.scalars(select(Certificate).where(Certificate.gtin == key, Certificate.id.not_in(_SUPERSEDED))
-                                .order_by(Certificate.created_at.desc()).limit(MAX_PER_GTIN)))
+                                .order_by(Certificate.log_index.desc()).limit(MAX_PER_GTIN)))
 
 
 def summary(cert: Certificate, public_url: str) -> dict:

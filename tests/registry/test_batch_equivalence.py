@@ -52,8 +52,7 @@ def _snapshot(session, body_id: str, log_from: int, versions_before: dict, earli
     """Everything issuance stored for ``body_id``, with ids, times and random status indexes left out;
     ``earlier``: certificates issued before, whose changes (a correction revokes one) count too."""
     session.flush()
-    issued = select(TlogEntry.certificate_id).where(TlogEntry.idx >= log_from, TlogEntry.kind == "certificate.issued")
-    certs = session.scalars(select(Certificate).where(Certificate.body_id == body_id, Certificate.id.in_(issued))
+    certs = session.scalars(select(Certificate).where(Certificate.body_id == body_id, Certificate.log_index >= log_from)
                             .order_by(Certificate.number)).all()
     pos = {c.id: f"#{n}" for n, c in enumerate(certs)} | {cid: f"E{n}" for n, cid in enumerate(earlier)}
 
@@ -77,7 +76,7 @@ def _snapshot(session, body_id: str, log_from: int, versions_before: dict, earli
     rows = [plain({k: getattr(c, k) for k in ("number", "number_key", "type", "status", "category_code", "gtin",
                                                   "manufacturer_id", "manufacturer_name", "product_name", "grade",
                                                   "pcf", "valid_until", "revocation_list_id", "suspension_list_id",
-                                                  "supersedes_id", "status_reason")}) for c in certs]
+                                                  "supersedes_id", "status_reason", "log_index")}) for c in certs]
     audit = session.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target_id, AuditEntry.details)
                             .where(AuditEntry.target_id.in_(ids), AuditEntry.at >= versions_before["at"])
                             .order_by(AuditEntry.id)).all()
@@ -85,17 +84,18 @@ def _snapshot(session, body_id: str, log_from: int, versions_before: dict, earli
                              .where(OutboxEvent.certificate_id.in_(ids),
                                     OutboxEvent.created_at >= versions_before["at"])
                              .order_by(OutboxEvent.created_at, OutboxEvent.certificate_id)).all()
-    entries = session.execute(select(TlogEntry.idx, TlogEntry.kind, TlogEntry.entry, TlogEntry.leaf_hash)
-                              .where(TlogEntry.idx >= log_from).order_by(TlogEntry.idx)).all()
+    entries = dict(session.execute(select(TlogEntry.idx, TlogEntry.entry)
+                                   .where(TlogEntry.idx >= log_from).order_by(TlogEntry.idx)).all())
     log = []
-    for idx, kind, entry, _leaf in entries:
+    for idx, entry in entries.items():
         event_ = json.loads(entry)
         event_.pop("time")
         event_.pop("sha256", None)
-        log.append((idx, kind, plain(event_)))
-    for c in certs:  # the logged hash is the stored credential's
-        assert any(json.loads(e)["sha256"] == hashlib.sha256(c.credential.encode()).hexdigest()
-                   for _, _, e, _ in entries if json.loads(e).get("certificateId") == c.id)
+        log.append((idx, plain(event_)))
+    for c in certs:  # its log index is its issuance entry, whose hash is the stored credential's
+        event_ = json.loads(entries[c.log_index])
+        assert event_["kind"] == "certificate.issued" and event_["certificateId"] == c.id
+        assert event_["sha256"] == hashlib.sha256(c.credential.encode()).hexdigest()
     for c in certs:  # the event keeps the certificate's state at the time; the rest is read from it
         data = next(d for t, cid, d in events if cid == c.id)
         assert data == {"status": "active", "statusReason": None, "issuer": {
@@ -331,8 +331,8 @@ def test_a_correction_in_a_batch_keeps_numbers_in_input_order(client, env, sessi
     assert numbers == list(range(numbers[0], numbers[0] + 4)) and numbers[0] == int(first["number"][-6:]) + 1
     old = client.get(f"/api/v1/certificates/{first['id']}").get_json()
     assert old["status"] == "revoked" and old["statusReason"] == "superseded"
-    log = session.execute(select(TlogEntry.kind, TlogEntry.certificate_id).order_by(TlogEntry.idx.desc())
-                          .limit(5)).all()[::-1]
+    log = [(e["kind"], e["certificateId"]) for e in map(json.loads, session.scalars(
+        select(TlogEntry.entry).order_by(TlogEntry.idx.desc()).limit(5)).all()[::-1])]
     assert log == [("certificate.issued", results[0]["certificate"]["id"]),
                    ("certificate.issued", results[1]["certificate"]["id"]),
                    ("certificate.issued", results[2]["certificate"]["id"]),
@@ -391,11 +391,13 @@ def test_an_offset_taken_meanwhile_sends_the_run_one_by_one(app, client, env, se
     assert audit == issued
     assert session.scalar(select(func.count()).select_from(OutboxEvent).where(
         OutboxEvent.certificate_id.in_(issued))) == plain
-    logged = session.scalars(select(TlogEntry.certificate_id).where(TlogEntry.kind == "certificate.issued")
-                             .order_by(TlogEntry.idx.desc()).limit(plain)).all()
-    assert logged[::-1] == issued
-    size = session.scalar(select(TlogState.size))
-    assert session.scalar(select(func.max(TlogEntry.idx))) == size - 1
+    # each certificate points at its own issuance entry, in input order
+    indices = sorted(session.scalars(select(Certificate.log_index).where(Certificate.id.in_(issued))))
+    logged = dict(session.execute(select(TlogEntry.idx, TlogEntry.entry).where(TlogEntry.idx.in_(indices))).all())
+    assert [(e["kind"], e["certificateId"]) for e in (json.loads(logged[i]) for i in indices)] == \
+        [("certificate.issued", i) for i in issued]
+    size_after = session.scalar(select(TlogState.size))
+    assert session.scalar(select(func.max(TlogEntry.idx))) == size_after - 1
     # The undone attempt left no certificate in the session that the database does not hold.
     held = {o.id for o in session.identity_map.values() if isinstance(o, Certificate)}
     assert held == set(session.scalars(select(Certificate.id).where(Certificate.id.in_(held))))

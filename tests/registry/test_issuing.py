@@ -284,3 +284,30 @@ def test_withdrawn_body_cannot_change_its_certificates_but_operator_can(client, 
     assert resp.status_code == 401 and problem_type(resp.get_json()) == "invalid-token"
     assert client.post(f"/api/v1/certificates/{out['id']}/revoke", json={"reason": "body withdrawn"},
                        headers=env["op"]).status_code == 200
+
+
+def test_an_issuance_audit_row_stores_nothing_the_certificate_holds_and_reads_it_back(client, env, session):
+    a, b = _two_footprints(client, env, "1.00", "0.85")
+    batch = client.post("/api/v1/certificates/batch", headers=env["headers"], json={"items": [certificate_request(
+        "carbon-neutral", offsets=offsets("0.5", "0.4"), coveredQuantity="1000", renewableElectricityShare="1")]})
+    neutral = batch.get_json()["results"][0]["certificate"]
+    reduced = issue(client, env, certificate_request("reduced-carbon", footprint=None, basedOn=[a["id"], b["id"]]))
+    stored = session.scalars(select(AuditEntry.details).where(
+        AuditEntry.action == "certificate.issued",
+        AuditEntry.target_id.in_([a["id"], neutral["id"], reduced["id"]]))).all()
+    assert stored == [{}, {}, {}]  # both paths, single and batch
+    items = client.get("/api/v1/audit?action=certificate.issued&limit=10", headers=env["op"]).get_json()["items"]
+    shown = {e["targetId"]: e["details"] for e in items}
+    kid = jwt.get_unverified_header(a["credential"])["kid"]
+    assert shown[a["id"]] == {"number": a["number"], "type": "carbon-footprint", "grade": a["grade"], "kid": kid,
+                              "basedOn": [], "offsets": []}
+    assert shown[reduced["id"]]["basedOn"] == sorted([a["id"], b["id"]])
+    assert shown[reduced["id"]]["type"] == "reduced-carbon" and shown[reduced["id"]]["number"] == reduced["number"]
+    serials = [o["serialNumber"] for o in neutral_offsets(neutral)]
+    assert shown[neutral["id"]]["offsets"] == [f"CCER:{s}" for s in serials]
+    assert shown[neutral["id"]]["grade"] == "3"
+
+
+def neutral_offsets(cert: dict) -> list[dict]:
+    payload = jwt.decode(cert["credential"], options={"verify_signature": False})
+    return payload["credentialSubject"]["neutrality"]["offsets"]

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, text
 
 from registry.api.certificates import FILTERS, search_statement
+from registry.api.log import entry_by_leaf
 from registry.models import CertificateBasis
 from registry.services import issuing
 
@@ -21,7 +22,7 @@ from ..factories import certificate_request, footprint, make_body, make_category
 
 VALUES = {"gtin": "06901234567892", "manufacturer": "urn:uscc:1", "category": "cement", "type": "low-carbon",
           "status": "active", "body": "b", "number": "CB-2026-000001"}
-CURSOR = (datetime(2026, 1, 1, tzinfo=timezone.utc), "00000000-0000-0000-0000-000000000000")
+CURSOR = 12_345  # a log index
 SUBSETS = [dict((n, VALUES[n]) for n in names) for k in range(len(FILTERS) + 1)
            for names in combinations(FILTERS, k)]
 
@@ -57,7 +58,7 @@ def test_every_filter_combination_reads_in_index_order(session, is_postgres, aft
             assert "Index Scan Backward using ix_certificates_" in text_, where
         else:
             assert "TEMP B-TREE" not in text_, where
-            assert "USING INDEX ix_certificates_" in text_ and "created" in text_, where
+            assert "USING INDEX ix_certificates_" in text_ and "log" in text_, where
             assert "SCAN certificates\n" not in text_ + "\n", where
             if filters:  # a filtered search seeks to its value instead of walking all certificates
                 assert "SEARCH certificates USING INDEX" in text_, where
@@ -81,10 +82,19 @@ def test_cursor_pages_through_certificates_created_in_the_same_instant(app, clie
                                       [certificate_request(footprint=footprint(f"0.{n}")) for n in range(70, 75)],
                                       public_url="http://registry.test", actor="test", client_id=client_id, now=now)
     session.flush()
-    ids = sorted((r.certificate.id for r in results), reverse=True)
+    ids = [r.certificate.id for r in reversed(results)]  # newest first: last issued, first listed
     seen, url = [], f"/api/v1/certificates?body={body.id}&limit=2"
     while url:
         page = client.get(url).get_json()
         seen += [c["id"] for c in page["items"]]
         url = page["next"]
     assert seen == ids
+
+
+def test_a_proof_by_leaf_hash_seeks_on_the_hash_prefix_index(session, is_postgres):
+    text_ = plan(session, entry_by_leaf(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"), is_postgres, allow_sort=True)
+    assert "ix_tlog_entries_leaf_prefix" in text_, text_
+    if is_postgres:
+        assert "Seq Scan" not in text_, text_
+    else:
+        assert "SEARCH tlog_entries USING INDEX ix_tlog_entries_leaf_prefix" in text_, text_
