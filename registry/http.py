@@ -10,11 +10,12 @@ import sys
 import time
 
 from flask import Response, current_app, g, has_request_context, request
-from flask_limiter import Limiter
+import flask_limiter
 from flask_limiter.util import get_remote_address
 from marshmallow import ValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from . import keycheck
@@ -24,6 +25,32 @@ from .errors import PROBLEM_BASE, RegistryError
 log = logging.getLogger("registry")
 
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+
+
+
+class Limiter(flask_limiter.Limiter):
+    """Flask-Limiter without the bookkeeping of checks that cannot find a limit.
+
+    Every limit here is a route's own decorator, so the app-wide ``before_request`` pass (default,
+    application, blueprint and meta limits) has nothing to count; and with limiting disabled a
+    decorated route has nothing to check either. Either way the upstream code still resolves
+    exemptions and limit sets on every request; it runs whenever one of those kinds of limit
+    exists, or while the storage is down (its recovery check lives there).
+    """
+
+    def _nothing_outside_routes(self) -> bool:
+        manager = self.limit_manager
+        # Unknown attributes (another Flask-Limiter) read as "there may be limits": the full check runs.
+        return not (getattr(manager, "_application_limits", True) or getattr(manager, "_default_limits", True)
+                    or getattr(manager, "_blueprint_limits", True) or getattr(self, "_meta_limits", True)
+                    or getattr(self, "_in_memory_fallback", True) or getattr(self, "_storage_dead", True))
+
+    def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
+        if in_middleware or not (self.enabled and self.initialized):
+            if self._nothing_outside_routes():
+                return
+        super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
+
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
@@ -123,34 +150,41 @@ def init_app(app) -> None:
     static_headers = [*SECURITY_HEADERS.items(), ("Content-Security-Policy", DEFAULT_CSP)]
     if app.config["PUBLIC_URL"].startswith("https:"):
         static_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
+    Headers(static_headers)  # validated once here: they are added unchecked to every response
 
     key_state = app.extensions.setdefault("registry.key_check", keycheck.KeyCheck())
 
     @app.before_request
     def _start():
-        g.started = time.perf_counter()
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
-        view = app.view_functions.get(request.endpoint)
+        req = request._get_current_object()  # one proxy lookup, not one per attribute
+        ctx = g._get_current_object()
+        ctx.started = time.perf_counter()
+        incoming = req.environ.get("HTTP_X_REQUEST_ID", "")  # what request.headers.get would read
+        ctx.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
         # Decides BEGIN IMMEDIATE (writes queue for the lock) or a deferred BEGIN on SQLite: db._write_intent.
-        g.db_write = request.method not in SAFE_METHODS and not getattr(view, "db_read_only", False)
-        if key_state.state != "ok" and request.endpoint != "public.healthz":
+        ctx.db_write = req.method not in SAFE_METHODS and not getattr(app.view_functions.get(req.endpoint),
+                                                                      "db_read_only", False)
+        if key_state.state != "ok" and req.endpoint != "public.healthz":
             # Start-up could not check the key (database unreachable or not migrated): check now.
             if keycheck.ensure(app).state == "failed":
                 return problem(503, "key-check-failed", "Key check failed",
                                "The registry's key-encryption key does not match its database; "
                                "see /healthz and the error log")
 
+    static_names = frozenset(k.lower() for k, _v in static_headers)
+
     @app.after_request
     def _finish(resp: Response):
-        # One pass over the (few) headers already set, not a scan per header added.
-        present = {k.lower() for k in resp.headers.keys()}
-        resp.headers.extend([(k, v) for k, v in static_headers if k.lower() not in present])
-        resp.headers["X-Request-Id"] = g.get("request_id", "")
+        headers = resp.headers
+        # A view may set one of them itself (a page's own CSP): that one is kept, the rest added.
+        own = {k.lower() for k, _v in headers if k.lower() in static_names}
+        _extend_checked(headers, [(k, v) for k, v in static_headers if k.lower() not in own] if own else static_headers)
+        ctx = g._get_current_object()
+        headers["X-Request-Id"] = ctx.get("request_id", "")
         req = request._get_current_object()
         rule = req.url_rule
         endpoint = rule.rule if rule else "unmatched"
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        elapsed = time.perf_counter() - ctx.get("started", time.perf_counter())
         key = (req.method, endpoint, resp.status_code)
         counter = children.get(key)
         if counter is None:  # labels() costs a lock and a tuple hash per call: keep the children
@@ -234,6 +268,15 @@ def init_app(app) -> None:
             multiprocess.MultiProcessCollector(combined)
             return Response(generate_latest(combined), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _extend_checked(headers: Headers, items: list[tuple[str, str]]) -> None:
+    """Append header pairs validated beforehand (werkzeug checks each value for newlines on
+    ``extend``); any other kind of header container goes through its own ``extend``."""
+    if type(headers) is Headers and isinstance(getattr(headers, "_list", None), list):
+        headers._list.extend(items)
+    else:
+        headers.extend(items)
 
 
 def _flatten(messages: dict, prefix: str = "") -> dict[str, list[str]]:

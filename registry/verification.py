@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import functools
 import json
 import logging
 import threading
@@ -59,17 +60,17 @@ class _Answers:
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self.items: OrderedDict[str, dict] = OrderedDict()
+        self.items: OrderedDict = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key):
         with self.lock:
             value = self.items.get(key)
             if value is not None:
                 self.items.move_to_end(key)
             return value
 
-    def put(self, key: str, value: dict) -> None:
+    def put(self, key, value) -> None:
         with self.lock:
             self.items[key] = value
             if len(self.items) > self.size:
@@ -86,6 +87,8 @@ class VerifyCache:
         self.bits: dict[tuple[str, int], tuple[str, bytes]] = {}
         self.versions: tuple[tuple, dict[str, tuple[str, int]]] | None = None
         self.signatures = SignatureCache(4096)
+        # Serialised log claims of /v/ answers by (entry index, checkpoint text).
+        self.claims = _Answers()
         # (header, payload) of issued credentials by certificate id: a stored credential never changes.
         self.records = _Answers()
 
@@ -184,10 +187,14 @@ class RegistryResolver:
         self.ttl = trust_list_ttl
         self.now = now
         self.signature_cache = cache.signatures
-        self.registry_did = did_for(self.public_url)
         self._trust: TrustList | None = None
         self._fingerprint: tuple | None = fingerprint
         self._versions: dict[str, tuple[str, int]] | None = None
+
+    @functools.cached_property
+    def registry_did(self) -> str:
+        """The issuer of our status lists; derived only when a status list is read (a memo miss)."""
+        return did_for(self.public_url)
 
     @property
     def session(self) -> Session:

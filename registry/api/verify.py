@@ -19,6 +19,7 @@ from . import bp, doc, public
 
 MAX_TEXT = 20 * 1024
 CHECKED_AT = "@@checked-at@@"
+CHECKED_AT_BYTES = CHECKED_AT.encode()
 MAX_BATCH = 100
 #: The consumer page loads only its own stylesheet (and, for offline labels, its own script).
 PAGE_CSP = public_pages.SCRIPT_CSP
@@ -124,7 +125,8 @@ def _add_log(session, result: dict) -> None:
 # GET /v/<id>
 
 def _wants_json() -> bool:
-    fmt = request.args.get("format")
+    # No query string, no arguments: skips building an empty MultiDict on every scan.
+    fmt = request.args.get("format") if request.environ.get("QUERY_STRING") else None
     if fmt:
         return fmt == "json"
     accept = request.headers.get("Accept", "")
@@ -193,26 +195,41 @@ def verify_page(cert_id: str):
         # The ETag is computed from this request's own reads (status, list versions, trust
         # fingerprint, expiry), so an answer stored under it is the answer verification would give;
         # only the time of checking differs, and it is filled in per request.
-        memo = verification.cache_for(current_app).answers
-        text = memo.get(memo_key)
-        if text is None:
+        cache = verification.cache_for(current_app)
+        # Stored as the answer's UTF-8 bytes split where the time of checking goes: a hit only joins.
+        parts = cache.answers.get(memo_key)
+        if parts is None:
             credential = verification.stored_credential(res.session, cert.id)
             body = verification.verify_credential(credential, res, now=now).to_dict()
             body["certificate"] = _summary(cert)
             body["checkedAt"] = CHECKED_AT
             if "statusAsOf" in body:  # the status versions are read by every request
                 body.update(statusAsOf=CHECKED_AT, statusAgeSeconds=0)
-            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-            memo.put(memo_key, text)
-        text = text.replace(CHECKED_AT, now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            parts = tuple(_dump(body).split(CHECKED_AT_BYTES))
+            cache.answers.put(memo_key, parts)
+        data = now.strftime("%Y-%m-%dT%H:%M:%SZ").encode().join(parts)
         if log_claim is not None:  # kept out of the memo: the checkpoint moves on more often
-            text = text[:-1] + ',"log":' + json.dumps(log_claim, ensure_ascii=False, separators=(",", ":")) + "}"
-        return _cache_headers(Response(text, mimetype="application/json"), etag)
+            data = b"".join((data[:-1], b',"log":', _claim_bytes(cache, log_claim), b"}"))
+        return _cache_headers(Response(data, mimetype="application/json"), etag)
     session = res.session
     result = verification.verify_credential(verification.stored_credential(session, cert.id), res, now=now)
     html = render_template("verify.html", **public_pages.verify_page_context(session.get(Certificate, cert.id), result,
                                                                              cert_id))
     return _cache_headers(_page(html, 200), etag)
+
+
+def _dump(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _claim_bytes(cache: verification.VerifyCache, claim: dict) -> bytes:
+    """The log claim serialised once per (entry, checkpoint): its proof and entry follow from those."""
+    key = (claim["index"], claim["checkpoint"])
+    data = cache.claims.get(key)
+    if data is None:
+        data = _dump(claim)
+        cache.claims.put(key, data)
+    return data
 
 
 def _status_versions(res: verification.RegistryResolver, cert) -> list[str]:

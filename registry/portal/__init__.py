@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -39,6 +40,32 @@ class _LeanSessionInterface(SecureCookieSessionInterface):
         if self.get_cookie_name(app) not in request.cookies:
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        # An empty session nobody changed sets and deletes no cookie: all Flask would do is add
+        # "Vary: Cookie" if it was read (Flask-Login reads it on every response).
+        if not session and not session.modified:
+            if session.accessed:
+                vary_cookie(response)
+            return
+        super().save_session(app, session, response)
+
+
+#: A header value Flask's ``HeaderSet`` writes back unchanged: tokens joined by ", ".
+_TOKEN_LIST = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:, [!#$%&'*+.^_`|~0-9A-Za-z-]+)*")
+
+
+def vary_cookie(response) -> None:
+    """``response.vary.add("Cookie")`` without parsing and rebuilding the header through a
+    ``HeaderSet`` when it is a plain list of tokens (``Accept, Accept-Language``); the same bytes."""
+    value = response.headers.get("Vary")
+    if value is None:
+        response.headers["Vary"] = "Cookie"
+    elif _TOKEN_LIST.fullmatch(value):
+        if "cookie" not in value.lower().split(", "):
+            response.headers["Vary"] = value + ", Cookie"
+    else:
+        response.vary.add("Cookie")
 
 
 def init_app(app) -> None:
