@@ -10,8 +10,10 @@ from . import config
 
 
 def create_app(test_config: dict | None = None) -> Flask:
+    from .http import Flask as RegistryFlask
+
     instance = os.environ.get("REGISTRY_INSTANCE_PATH")
-    app = Flask(__name__, instance_relative_config=True,
+    app = RegistryFlask(__name__, instance_relative_config=True,
                 instance_path=os.path.abspath(instance) if instance else None)
     app.config.from_mapping(config.DEFAULTS)
     app.config.from_prefixed_env("REGISTRY")

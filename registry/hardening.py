@@ -116,16 +116,18 @@ class Request(flask.Request):
 
 
 def _refuse_nul() -> None:
-    environ = request.environ
-    if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
+    req = request._get_current_object()
+    environ = req.environ
+    if "\x00" in req.path or b"%00" in req.query_string or b"\x00" in req.query_string:
         raise RegistryError("The URL must not contain NUL (%00)", type="invalid-characters",
                             title="Invalid characters")
     for key, value in environ.items():
         if key.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
             raise RegistryError("A header must not contain NUL", type="invalid-characters",
                                 title="Invalid characters")
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for key, value in request.form.items(multi=True):
+    # Without a Content-Type there is no form (request.mimetype would be ""): nothing to parse.
+    if environ.get("CONTENT_TYPE") and req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in req.form.items(multi=True):
             if bad_string(key) or bad_string(value):
                 raise InvalidInput("A form field holds characters that cannot be stored",
                                    type="invalid-characters", errors={"form": [bad_string(key) or bad_string(value)]})

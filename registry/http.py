@@ -8,7 +8,9 @@ import os
 import secrets
 import sys
 import time
+import weakref
 
+import flask
 from flask import Response, current_app, g, has_request_context, request
 import flask_limiter
 from flask_limiter.util import get_remote_address
@@ -26,6 +28,29 @@ log = logging.getLogger("registry")
 
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
+
+
+class Flask(flask.Flask):
+    """Flask, remembering which hooks and views are plain functions.
+
+    Flask asks ``inspect.iscoroutinefunction`` about every hook and the view on every request
+    (nine times for a verification); the answer for a given function never changes.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain: weakref.WeakSet = weakref.WeakSet()
+
+    def ensure_sync(self, func):
+        try:
+            if func in self._plain:
+                return func
+        except TypeError:  # cannot be weakly referenced: ask every time
+            return super().ensure_sync(func)
+        wrapped = super().ensure_sync(func)
+        if wrapped is func:
+            self._plain.add(func)
+        return wrapped
 
 
 class Limiter(flask_limiter.Limiter):

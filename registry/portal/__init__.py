@@ -37,7 +37,7 @@ class _LeanSessionInterface(SecureCookieSessionInterface):
     read a cookie or to write one."""
 
     def open_session(self, app, request):
-        if self.get_cookie_name(app) not in request.cookies:
+        if not request.environ.get("HTTP_COOKIE") or self.get_cookie_name(app) not in request.cookies:
             return self.session_class()
         return super().open_session(app, request)
 
