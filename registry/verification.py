@@ -144,13 +144,19 @@ class _HotRead:
         self.sql = compiled.string
         self.positional = compiled.positiontup
         self.defaults = dict(compiled.params)  # the version names
+        if self.positional:  # the bound values in order, the certificate id's slot filled per call
+            self.template = [self.defaults.get(k) for k in self.positional]
+            self.slot = self.positional.index("cid")
         self.own = engine.dialect.name in ("sqlite", "postgresql")
         self.idle: list = []
         self.pid = os.getpid()
 
     def __call__(self, cert_id: str):
-        params = {**self.defaults, "cid": cert_id}
-        args = [params[k] for k in self.positional] if self.positional else params
+        if self.positional:
+            args = self.template.copy()
+            args[self.slot] = cert_id
+        else:
+            args = {**self.defaults, "cid": cert_id}
         if self.own:
             conn = self._take()
             try:

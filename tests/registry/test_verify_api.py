@@ -6,10 +6,13 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from datetime import timedelta
 
 import pytest
 
+from registry.api.verify import PAGE_CSP
+from registry.http import DEFAULT_CSP, SECURITY_HEADERS
 from registry.schemas.certificates import CertificateIn
 from registry.services import issuing
 
@@ -243,6 +246,46 @@ def test_v_json_result_and_headers(client, env):
     assert [e["code"] for e in changed.get_json()["errors"]] == ["SUSPENDED"]
 
 
+JSON = {"Accept": "application/json"}
+_TIMES = re.compile(rb'"(checkedAt|statusAsOf)":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"')
+
+
+def _unstamped(resp) -> tuple[bytes, list]:
+    """The answer's bytes without the time of checking, and its headers without the request id."""
+    return _TIMES.sub(rb'"\1":"T"', resp.data), [h for h in resp.headers if h[0] != "X-Request-Id"]
+
+
+def test_v_json_memo_hit_is_the_computed_answer_byte_for_byte(app, client, env):
+    """The memo keeps an answer as bytes and the log claim serialised per checkpoint: a hit gives
+    exactly what the computation gave (headers included), only the time of checking is its own."""
+    from registry import tlog, verification
+    from registry.db import get_session
+
+    out = issue(client, env)
+    cache = verification.cache_for(app)
+    miss = client.get(f"/v/{out['id']}", headers=JSON)
+    hit = client.get(f"/v/{out['id']}", headers=JSON)
+    assert miss.status_code == hit.status_code == 200 and len(cache.answers.items) == 1
+    assert _unstamped(hit) == _unstamped(miss)
+    body = hit.get_json()
+    assert body["checkedAt"] == body["statusAsOf"] and _TIMES.search(hit.data)
+    with app.test_request_context():
+        assert body["log"] == tlog.certificate_claim(get_session(), out["id"])
+    assert len(cache.claims.items) == 1
+
+
+def test_v_json_headers_keep_every_security_header(client, env):
+    out = issue(client, env)
+    headers = client.get(f"/v/{out['id']}", headers=JSON).headers
+    assert headers["Vary"] == "Accept, Accept-Language, Cookie"
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.getlist(name) == [value]
+    assert headers.getlist("Content-Security-Policy") == [DEFAULT_CSP]
+    assert len(headers["X-Request-Id"]) == 16
+    page = client.get(f"/v/{out['id']}", headers={"Accept": "text/html"}).headers
+    assert page.getlist("Content-Security-Policy") == [PAGE_CSP]  # the page's own policy, not both
+
+
 def test_v_unknown_is_problem_json(client):
     resp = client.get("/v/5f0c1f7e-8a1b-4c5d-9e2f-000000000000", headers={"Accept": "application/json"})
     assert resp.status_code == 404 and resp.mimetype == "application/problem+json"
@@ -285,3 +328,29 @@ def test_v_json_over_real_http_sees_a_revocation_at_once(live_server):
         assert after.headers["ETag"] != first.headers["ETag"]
         assert http.get("/v/00000000-0000-4000-8000-000000000000", headers={"Accept": "application/json"}
                         ).status_code == 404
+
+
+def test_v_hot_read_replaces_a_broken_connection(live_server):
+    """The certificate read's own connections: one that broke (a restarted database, an idle
+    timeout) is dropped and the read made through the pool; the answer does not change."""
+    import httpx
+
+    from ..factories import commit_body
+
+    _body, client_id, secret = commit_body(live_server.app)
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        token = http.post("/auth/token", data={"grant_type": "client_credentials"},
+                          auth=(client_id, secret)).json()["access_token"]
+        cert = http.post("/api/v1/certificates", json=certificate_request(),
+                         headers={"Authorization": f"Bearer {token}"}).json()
+        first = http.get(f"/v/{cert['id']}", headers=JSON)
+        reader = live_server.app.extensions["registry.hot_read"]
+        broken = list(reader.idle)
+        assert broken, "the read keeps its connection for the next request"
+        for conn in broken:
+            conn.close()
+        for _ in range(2):
+            again = http.get(f"/v/{cert['id']}", headers=JSON)
+            assert again.status_code == 200 and again.headers["ETag"] == first.headers["ETag"]
+            assert again.json()["verified"] is True
+        assert reader.idle and not set(map(id, reader.idle)) & set(map(id, broken))
