@@ -11,8 +11,8 @@ import time
 import weakref
 
 import flask
-from flask import Response, current_app, g, has_request_context, request
 import flask_limiter
+from flask import Response, current_app, g, has_request_context, request
 from flask_limiter.util import get_remote_address
 from marshmallow import ValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -27,7 +27,6 @@ from .errors import PROBLEM_BASE, RegistryError
 log = logging.getLogger("registry")
 
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
-
 
 
 class Flask(flask.Flask):

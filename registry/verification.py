@@ -184,7 +184,9 @@ class _HotRead:
             cursor.close()
 
     def _take(self):
-        if self.pid != os.getpid():  # a forked worker must not share its parent's connections
+        if self.pid != os.getpid():  # a forked worker must not share its parent's connections...
+            # ...nor close them: freeing a PostgreSQL connection says goodbye on the parent's socket.
+            _INHERITED.extend(self.idle)
             self.idle, self.pid = [], os.getpid()
         try:
             return self.idle.pop()
@@ -198,6 +200,10 @@ class _HotRead:
             conn.autocommit = True
         # SQLite: db._sqlite_hooks set isolation_level=None, i.e. autocommit, on every connection.
         return conn
+
+
+#: Connections a forked process inherited from its parent: kept, unused, so they are never freed here.
+_INHERITED: list = []
 
 
 def _close_quietly(conn) -> None:

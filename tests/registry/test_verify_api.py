@@ -354,3 +354,25 @@ def test_v_hot_read_replaces_a_broken_connection(live_server):
             assert again.status_code == 200 and again.headers["ETag"] == first.headers["ETag"]
             assert again.json()["verified"] is True
         assert reader.idle and not set(map(id, reader.idle)) & set(map(id, broken))
+
+
+def test_v_hot_read_leaves_a_parents_connections_alone_after_a_fork(engine):
+    """A forked worker opens its own connections and never frees its parent's (freeing a
+    PostgreSQL connection would end the parent's session on the shared socket)."""
+    from registry import verification
+
+    reader = verification._HotRead(engine)
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert reader(unknown) is None
+    parent = list(reader.idle)
+    reader.pid = -1  # what a forked child sees: another process made these
+    try:
+        assert reader(unknown) is None
+        assert parent and all(any(c is p for c in verification._INHERITED) for p in parent)
+        assert reader.idle and not set(map(id, reader.idle)) & set(map(id, parent))
+    finally:
+        for conn in parent:
+            verification._INHERITED[:] = [c for c in verification._INHERITED if c is not conn]
+            conn.close()
+        for conn in reader.idle:
+            conn.close()
