@@ -122,6 +122,9 @@ def trust_fingerprint(session: Session) -> tuple:
 
 
 _CertRow = namedtuple("_CertRow", [c.key for c in CERT_FOR_VERIFY.selected_columns][:_N_CERT])
+# The two times come back naive from SQLite: made aware where they stand in the row.
+_VALID_FROM, _VALID_UNTIL = _CertRow._fields.index("valid_from"), _CertRow._fields.index("valid_until")
+assert _VALID_UNTIL == _VALID_FROM + 1
 
 
 class _HotRead:
@@ -233,7 +236,7 @@ def certificate_for_verify(cert_id: str):
         row = reader(cert_id)
     if row is None:
         return None, None
-    cert = _CertRow(*row[:6], _aware(row[6]), _aware(row[7]), *row[8:_N_CERT])
+    cert = _CertRow(*row[:_VALID_FROM], _aware(row[_VALID_FROM]), _aware(row[_VALID_UNTIL]), *row[_VALID_UNTIL + 1:_N_CERT])
     return cert, tuple(row[_N_CERT:])
 
 
