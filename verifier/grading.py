@@ -326,7 +326,9 @@ def list_schemes() -> list[dict]:
 
 # --------------------------------------------------------------------------- footprint
 
-def _footprint_ratio(pcf, benchmark, declared_unit_amount) -> Fraction:
+def _footprint_terms(pcf, benchmark, declared_unit_amount) -> tuple[int, int]:
+    """The exact ratio (pcf ÷ declared_unit_amount) ÷ benchmark as numerator and denominator
+    (positive), not reduced: comparing integers is exact too, and cheaper than Fractions."""
     pcf = _num(pcf, "pcf")
     benchmark = _num(benchmark, "benchmark")
     amount = _num(declared_unit_amount, "declared_unit_amount")
@@ -336,7 +338,14 @@ def _footprint_ratio(pcf, benchmark, declared_unit_amount) -> Fraction:
         raise ValueError(f"benchmark must be positive, got {benchmark}")
     if amount <= 0:
         raise ValueError(f"declared_unit_amount must be positive, got {amount}")
-    return Fraction(pcf) / Fraction(amount) / Fraction(benchmark)
+    pn, pd = pcf.as_integer_ratio()
+    an, ad = amount.as_integer_ratio()
+    bn, bd = benchmark.as_integer_ratio()
+    return pn * ad * bd, pd * an * bn
+
+
+def _footprint_ratio(pcf, benchmark, declared_unit_amount) -> Fraction:
+    return Fraction(*_footprint_terms(pcf, benchmark, declared_unit_amount))
 
 
 def footprint_ratio(pcf: Decimal, benchmark: Decimal, *,
@@ -370,9 +379,9 @@ def footprint_grade(pcf: Decimal, benchmark: Decimal | None, scheme: Mapping, *,
     if benchmark is None:
         _num(pcf, "pcf")
         return None
-    ratio = _footprint_ratio(pcf, benchmark, declared_unit_amount)
+    n, d = _footprint_terms(pcf, benchmark, declared_unit_amount)
     for grade, limit in rules["grades"]:
-        if limit is None or ratio <= limit:
+        if limit is None or n * limit.denominator <= limit.numerator * d:  # n / d <= limit, d > 0
             return grade
     return None
 
