@@ -78,13 +78,16 @@ def _clean(value: Any, *, keep_null: frozenset[str] = frozenset()) -> Any:
                 if k in keep_null:
                     out[k] = None
                 continue
+            if type(v) is str:  # most members: kept as they are, without a call
+                out[k] = v
+                continue
             cleaned = _clean(v)
             if isinstance(v, dict) and v and not cleaned:
                 continue  # e.g. "stages" whose values were all null
             out[k] = cleaned
         return out
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value if v is not None]
+        return [v if type(v) is str else _clean(v) for v in value if v is not None]
     if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
         return value
     if isinstance(value, Decimal):

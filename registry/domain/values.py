@@ -34,6 +34,10 @@ def decimal_of(value, name: str = "value") -> Decimal:
         TypeError: a float, bool or other type (floats are lossy).
         ValueError: a string that is not a plain decimal, or a non-finite Decimal.
     """
+    if type(value) is Decimal:  # what the schemas load: the common case first
+        if not value.is_finite():
+            raise ValueError(f"{name} must be finite")
+        return value
     if isinstance(value, bool) or isinstance(value, float):
         raise TypeError(f"{name} must be a Decimal or a decimal string, not {type(value).__name__}")
     if isinstance(value, str):

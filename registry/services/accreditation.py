@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ def _key_entry(k: SigningKey) -> dict:
                                 active_until=_ceil(k.active_until))
 
 
+@functools.lru_cache(maxsize=4096)  # every credential a body signs names it: parse the URL once
 def body_did(public_url: str, body_id: str) -> str:
     return trust.body_did(public_url, body_id)
 
