@@ -13,6 +13,7 @@ subtree's hash is one stored lookup and an inclusion proof reads at most one til
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import logging
 import threading
@@ -776,23 +777,38 @@ def _noted_claims(session: Session, indices: list[int], noted: dict, app) -> dic
     cp = checkpoint(session, cover=indices[-1] + 1, app=app, known_size=indices[-1] + 1)
     t = Tree(session.connection(), cp.size, st.tiles, st.edge)
     t.prefetch(*indices)
-    encoded: dict[tuple[int, int], str] = {}
-
-    def mth(lo: int, hi: int) -> str:  # the proofs' hashes come out base64-encoded, each once
-        hit = encoded.get((lo, hi))
-        if hit is None:
-            hit = encoded[(lo, hi)] = base64.b64encode(t.mth(lo, hi)).decode()
-        return hit
-
+    proofs = _inclusion_paths(indices, cp.size, t.mth)
     answers = {}
     for index in indices:
         key = (index, cp.size, cp.root)
         hit = st.claims.get(key)
         if hit is None:
-            hit = (merkle.inclusion_path(index, cp.size, mth), noted[index].decode())
+            hit = (proofs[index], noted[index].decode())
             st.claims.put(key, hit)
         answers[index] = {"index": index, "checkpoint": cp.text, "inclusionProof": hit[0], "entry": hit[1]}
     return answers
+
+
+def _inclusion_paths(indices: list[int], size: int, mth) -> dict[int, list[str]]:
+    """``merkle.inclusion_path`` of each of ``indices`` (ascending) in the tree of ``size``, base64-encoded:
+    walked down once for all of them, so a subtree shared by many proofs is hashed and encoded once."""
+    out: dict[int, list[str]] = {}
+
+    def walk(lo: int, hi: int, first: int, last: int, above: list[str]) -> None:
+        # indices[first:last] are the leaves under [lo, hi); ``above`` the siblings from the root down.
+        if hi - lo == 1:
+            out[lo] = above[::-1]
+            return
+        k = 1 << ((hi - lo - 1).bit_length() - 1)
+        split = bisect.bisect_left(indices, lo + k, first, last)
+        if split > first:
+            walk(lo, lo + k, first, split, above + [base64.b64encode(mth(lo + k, hi)).decode()])
+        if last > split:
+            walk(lo + k, hi, split, last, above + [base64.b64encode(mth(lo, lo + k)).decode()])
+
+    if indices:
+        walk(0, size, 0, len(indices), [])
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -524,3 +524,18 @@ def test_one_process_serves_right_proofs_while_the_log_grows(app, session):
             first = rng.randint(1, n)
             proof = tlog.tree(session).consistency(first)
             t.verify_consistency(first, n, proof, naive_mth(entries[:first]), cp.root)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 256, 300, 1027])
+def test_proofs_walked_together_are_the_proofs_one_by_one(size):
+    """A batch's answer proves its entries together (tlog._inclusion_paths): the same proofs."""
+    leaves = [t.leaf_hash(str(n).encode()) for n in range(size)]
+
+    def mth(lo, hi):
+        return t.root_of(leaves[lo:hi])
+
+    rnd = random.Random(size)
+    for indices in (list(range(size)), sorted(rnd.sample(range(size), min(size, 5))), [size - 1],
+                    list(range(max(0, size - 40), size))):
+        together = tlog._inclusion_paths(indices, size, mth)
+        assert together == {i: t.b64_hashes(t.inclusion_path(i, size, mth)) for i in indices}
