@@ -35,7 +35,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from ..domain.status import effective_status
-from .common import (DECLARED_UNITS, KINDS, DecimalString, RFC3339DateTime,  # noqa: F401  (re-exported)
+from .common import (DECLARED_UNITS, KINDS, DecimalString, Field, RFC3339DateTime,  # noqa: F401  (re-exported)
                      StrictSchema)
 
 __all__ = [
@@ -81,7 +81,7 @@ def normalise_gtin(value: str) -> str:
     return padded
 
 
-class Gtin(fields.Field):
+class Gtin(Field):
     """A GTIN string with a valid check digit, loaded as 14 digits."""
 
     default_error_messages = {
@@ -98,7 +98,7 @@ class Gtin(fields.Field):
             raise self.make_error("invalid", message=str(err)) from err
 
 
-class CertificateId(fields.Field):
+class CertificateId(Field):
     """A certificate id: a UUID, optionally as ``urn:uuid:…``; loaded lower-case."""
 
     default_error_messages = {"invalid": "Must be a certificate id (a UUID)."}
@@ -113,7 +113,7 @@ class CertificateId(fields.Field):
         return str(uuid.UUID(text))
 
 
-class Year(fields.Field):
+class Year(Field):
     """A four-digit year, as a string ``"2024"`` or a JSON integer; loaded as a string."""
 
     default_error_messages = {"invalid": "Must be a year, e.g. \"2024\"."}

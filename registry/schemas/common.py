@@ -60,7 +60,16 @@ class StrictSchema(Schema):
         return out
 
 
-class DecimalString(fields.Field):
+class Field(fields.Field):
+    """A field of our own. Marshmallow composes a field's validators into a new ``validate.And``
+    for every value it loads; most of these fields have none, and skip that."""
+
+    def _validate(self, value) -> None:
+        if self.validators:
+            super()._validate(value)
+
+
+class DecimalString(Field):
     """A decimal quantity written as a JSON string, loaded as a Decimal.
 
     ``signed``: negatives allowed; ``positive``: zero refused too.
@@ -117,7 +126,7 @@ class DecimalString(fields.Field):
         return text[1:] if text.startswith("-") and Decimal(value) == 0 else text
 
 
-class RFC3339DateTime(fields.Field):
+class RFC3339DateTime(Field):
     """An RFC 3339 date-time with ``Z`` or an offset, loaded as an aware UTC datetime."""
 
     default_error_messages = {
