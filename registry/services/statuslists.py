@@ -42,11 +42,14 @@ class BatchLists:
         self.taken: dict[str, set[int]] = {}
         self.pending: dict[str, int] = {}
         self.touched: dict[str, StatusList] = {}
+        self.states: dict[str, object] = {}  # each open row's InstanceState, asked at every allocation
 
     def open(self, session: Session, purpose: str) -> StatusList:
         row = self.rows.get(purpose)
-        if row is None or not inspect(row).persistent or row.used + self.pending[row.id] >= row.size * FILL_LIMIT:
+        if (row is None or not self.states[purpose].persistent
+                or row.used + self.pending[row.id] >= row.size * FILL_LIMIT):
             row = self.rows[purpose] = _open_list(session, purpose, self.pending)
+            self.states[purpose] = inspect(row)
             index_col, list_col = _columns(purpose)
             if row.id in self.taken:  # the same list again, after a savepoint rolled back
                 return row
