@@ -38,19 +38,22 @@ class StrictSchema(Schema):
         index = index if self.opts.index_errors else None
         plan = self.__dict__.get("_load_plan")
         if plan is None or plan[0] is not self.load_fields:  # load_fields is rebuilt when fields change
-            steps = [(f.data_key if f.data_key is not None else name, f, f.attribute or name)
-                     for name, f in self.load_fields.items()]
-            plan = self._load_plan = (self.load_fields, steps, {key for key, _, _ in steps})
+            steps = [(f.data_key if f.data_key is not None else name, f, f.attribute or name,
+                      "." in (f.attribute or name)) for name, f in self.load_fields.items()]
+            plan = self._load_plan = (self.load_fields, steps, {step[0] for step in steps})
         _, steps, known = plan
         out = self.dict_class()
-        for key, field, attribute in steps:
+        for key, field, attribute, dotted in steps:
             try:
                 value = field.deserialize(data.get(key, missing), key, data)
             except ValidationError as error:
                 error_store.store_error(error.messages, key, index=index)
                 value = error.valid_data or missing
             if value is not missing:
-                set_value(out, attribute, value)
+                if dotted:  # a path into nested dicts
+                    set_value(out, attribute, value)
+                else:
+                    out[attribute] = value
         if unknown != EXCLUDE:
             for key in set(data) - known:
                 if unknown == INCLUDE:
