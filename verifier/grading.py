@@ -79,6 +79,10 @@ class UnknownScheme(KeyError):
 
 def _num(value, name: str) -> Decimal:
     """``value`` as a finite Decimal; ``TypeError`` for floats and non-numbers."""
+    if type(value) is Decimal:  # the common case, without a copy
+        if not value.is_finite():
+            raise ValueError(f"{name} must be a finite number, got {value}")
+        return value
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise TypeError(f"{name} must be a Decimal, not {type(value).__name__}")
     value = Decimal(value)
