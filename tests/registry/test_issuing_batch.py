@@ -215,3 +215,17 @@ def test_the_tenth_status_list_is_made_once(client, env, session):
     assert count(session, StatusList) == 20
     listed = client.get("/status").get_json()["lists"]
     assert [u.rsplit("/", 1)[1] for u in listed][-2:] == ["r10", "s10"]
+
+
+def test_batch_status_indexes_are_checked_against_the_table_a_few_at_a_time(client, env, session, monkeypatch):
+    """BatchLists.draw checks random indexes PROBE at a time: with a tiny probe many checks run, and
+    every index handed out is still one no certificate of the list held."""
+    from registry.services import statuslists
+
+    batch(client, env, [certificate_request(footprint=footprint(f"0.{n}")) for n in range(60, 72)])
+    monkeypatch.setattr(statuslists, "PROBE", 3)
+    results = batch(client, env, [certificate_request(footprint=footprint(f"0.{n}")) for n in range(72, 84)])["results"]
+    assert [r["status"] for r in results] == [201] * 12
+    for index_col, list_col in (statuslists._columns("revocation"), statuslists._columns("suspension")):
+        pairs = session.execute(select(list_col, index_col)).all()
+        assert len(pairs) == len(set(pairs)) == count(session, Certificate)
