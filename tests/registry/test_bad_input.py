@@ -150,6 +150,8 @@ def test_unsigned_token_with_edge_dates_is_malformed_not_a_crash(client, value):
     json.dumps(["2026-01-01T00:00:00", "x"]),           # naive
     json.dumps(["9999-12-31T23:59:59-01:00", "x"]),     # past the calendar in UTC
     json.dumps([1, 2]), json.dumps(["2026-01-01T00:00:00+00:00", "x" * 100]), "[" * 3000,
+    # a cursor is a log index: nothing else, and nothing out of range
+    "-1", str(2**63), "true", "1.0", "1e3", '"5"', "9" * 5000, "null",
 ])
 def test_bad_cursors_are_invalid_cursor(client, cursor):
     token = base64.urlsafe_b64encode(cursor.encode()).rstrip(b"=").decode()
