@@ -30,6 +30,7 @@ from . import callbacks
 from .db import new_session
 from .domain.status import effective_status
 from .models import Certificate, Delivery, OAuthClient, OutboxEvent, Subscription, utcnow
+from .schemas.common import shared
 from .worker import task
 
 log = logging.getLogger("registry.outbox")
@@ -51,16 +52,11 @@ def _public_url() -> str:
     return current_app.config["PUBLIC_URL"] if has_app_context() else ""
 
 
-_PUBLIC_OUT = []  # one schema instance, built on first use: building one costs several dumps
-
-
 def public_certificate(cert: Certificate) -> dict:
-    if not _PUBLIC_OUT:
-        from .schemas.certificates import CertificatePublicOut
+    from .schemas.certificates import CertificatePublicOut
 
-        _PUBLIC_OUT.append(CertificatePublicOut())
     cert.public_url = _public_url()
-    return _PUBLIC_OUT[0].dump(cert)
+    return shared(CertificatePublicOut).dump(cert)
 
 
 def certificate_event(session: Session, cert: Certificate, kind: str, *, once_key: str | None = None) -> OutboxEvent:

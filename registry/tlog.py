@@ -705,8 +705,13 @@ def index_of(session: Session, certificate_id: str, *, app=None) -> int | None:
     return hit
 
 
-def claim(session: Session, index: int, *, app=None) -> dict:
-    """``{index, checkpoint, inclusionProof, entry}`` for an entry, against a recent checkpoint."""
+def claim(session: Session, index: int, *, app=None, derive=None) -> dict:
+    """``{index, checkpoint, inclusionProof, entry}`` for an entry, against a recent checkpoint.
+
+    ``derive(session)`` may offer the entry's bytes as built again from what it records (a
+    certificate's row, which a verification has just read): they are used only when they hash to
+    the logged leaf, which the proof has just read too. The entry's own row, one more random page
+    in a large log, is read only otherwise."""
     from flask import current_app
 
     app = app or current_app._get_current_object()
@@ -731,8 +736,15 @@ def claim(session: Session, index: int, *, app=None) -> dict:
     if hit is None:
         session = _open(session)
         t = Tree(session.connection(), cp.size, st.tiles, st.edge)
-        entry = noted if noted else session.execute(select(TlogEntry.entry).where(TlogEntry.idx == index)).scalar_one()
-        hit = (merkle.b64_hashes(t.inclusion(index)), entry.decode())
+        proof = merkle.b64_hashes(t.inclusion(index))
+        entry = noted
+        if not entry and derive is not None:
+            entry = derive(session)
+            if entry is not None and merkle.leaf_hash(entry) != t.node(0, index):
+                entry = None
+        if not entry:
+            entry = session.execute(select(TlogEntry.entry).where(TlogEntry.idx == index)).scalar_one()
+        hit = (proof, entry.decode())
         st.claims.put(key, hit)
     answer = {"index": index, "checkpoint": cp.text, "inclusionProof": hit[0], "entry": hit[1]}
     if not noted:
@@ -749,7 +761,22 @@ def _extend_edge(edge: dict, index: int, leaf: bytes) -> None:
 def certificate_claim(session: Session, certificate_id: str, *, app=None) -> dict | None:
     """The log claim of a certificate's issuance entry, or None when it has none."""
     index = index_of(session, certificate_id, app=app)
-    return None if index is None else claim(session, index, app=app)
+    if index is None:
+        return None
+    return claim(session, index, app=app, derive=lambda s: _issuance_entry(s, certificate_id))
+
+
+_ISSUANCE_ROW = select(Certificate.id, Certificate.number, Certificate.body_id, Certificate.type,
+                       Certificate.manufacturer_id, Certificate.gtin, Certificate.credential,
+                       Certificate.supersedes_id, Certificate.created_at).where(Certificate.id == bindparam("cid"))
+
+
+def _issuance_entry(session: Session, certificate_id: str) -> bytes | None:
+    """The issuance entry :func:`append` wrote for a certificate, built again from its row."""
+    row = session.execute(_ISSUANCE_ROW, {"cid": certificate_id}).first()
+    if row is None:
+        return None
+    return merkle.canonical_json(build_event("certificate.issued", certificate=row, now=row.created_at))
 
 
 def certificate_claims(session: Session, certificate_ids: list[str], *, app=None) -> dict[str, dict | None]:

@@ -20,7 +20,10 @@ def axe_source() -> str:
 
 
 def axe_violations(page) -> list[dict]:
-    """The violations axe-core finds on the page as it is now (an empty list is a pass)."""
+    """The violations axe-core finds on the page once it has loaded (an empty list is a pass)."""
+    # After a form's submit the next page may still be arriving: checked before its stylesheet
+    # applies, its links measure as unstyled text (target-size), which says nothing of the page.
+    page.wait_for_load_state("load")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(axe_source())
     result = page.evaluate(

@@ -18,7 +18,7 @@ from ..http import json_body, limiter
 from ..models import Certificate, utcnow
 from ..schemas.certificates import (ISSUE_EXAMPLE, CertificateIn, CertificateIssuedOut, CertificatePublicOut,
                                     CertificateStatusChangeIn)
-from ..schemas.common import KINDS
+from ..schemas.common import KINDS, shared
 from ..services import accreditation, issuing, lookup, revocation
 from .. import tlog
 from . import bp, doc
@@ -39,7 +39,7 @@ def _public_url() -> str:
 
 def _out(cert: Certificate, schema=CertificatePublicOut) -> dict:
     cert.public_url = _public_url()
-    return schema().dump(cert)
+    return shared(schema).dump(cert)
 
 
 def _issued(cert: Certificate) -> dict:
@@ -68,7 +68,7 @@ def issue_certificate():
         earlier = issuing.find_idempotent(session, principal.client_id, key, digest)
         if earlier is not None:
             return _issued(earlier), 201, {"Idempotent-Replayed": "true"}
-    data = CertificateIn().load(raw)
+    data = shared(CertificateIn).load(raw)
     body = accreditation.get_body(session, principal.body_id)
     cert = issuing.issue(session, current_app.extensions["registry.signer"], body, data, public_url=_public_url(),
                          actor=principal.actor)

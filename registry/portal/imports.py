@@ -26,6 +26,7 @@ from ..errors import Conflict, InvalidInput, RegistryError
 from ..models import Body, Category, ImportBatch, utcnow
 from ..services import issuing
 from ..schemas.certificates import CertificateIn
+from ..schemas.common import shared
 from . import accounts, bp
 from .access import roles
 from .batch import issue_rows
@@ -122,7 +123,7 @@ def dry_run(body: Body, rows: list[dict]) -> list[dict]:
         values = _jsonable(row["values"])
         errors: dict = {}
         try:
-            data = CertificateIn().load(_request(values))
+            data = shared(CertificateIn).load(_request(values))
             code = data["product"]["category"]
             issuing.check_entitled(body, data["type"], code, now)
             if code not in categories:
@@ -262,7 +263,7 @@ def import_issue(batch_id: str):
     items = []
     for r in pending:
         raw = _request(r["values"])
-        items.append((row_key(batch.digest, r["row"]), raw, CertificateIn().load(raw)))
+        items.append((row_key(batch.digest, r["row"]), raw, shared(CertificateIn).load(raw)))
     answers = issue_rows(db, current_app.extensions["registry.signer"], body, items,
                          public_url=current_app.config["PUBLIC_URL"], actor=accounts.actor(current_user),
                          client_id=idempotency_client(body.id))

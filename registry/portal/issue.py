@@ -25,6 +25,7 @@ from ..http import _flatten
 from ..models import Body, Category, Certificate
 from ..schemas.certificates import (BOUNDARIES, CROSS_SECTORAL_STANDARDS, DECLARED_UNITS, GASES, KINDS,
                                     OFFSET_KINDS, STAGES, CertificateIn)
+from ..schemas.common import shared
 from ..services import issuing
 from . import accounts, bp
 from .access import own_certificate, roles
@@ -144,7 +145,7 @@ def validate(kind: str, flat: dict) -> tuple[dict | None, dict, dict]:
     raw = {"type": kind, **unflatten({k: v for k, v in flat.items() if k != "type"})}
     known = set(_fields_for(kind, _offset_rows(flat))) | GROUPS
     try:
-        return CertificateIn().load(raw), raw, {}
+        return shared(CertificateIn).load(raw), raw, {}
     except ValidationError as err:
         return None, raw, field_errors(err, known)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -21,6 +22,13 @@ _RFC3339_RE = re.compile(
 _NOT_FINITE = {"nan", "snan", "inf", "infinity"}
 MAX_INTEGER_DIGITS = 15
 MAX_PLACES = 12
+
+
+@functools.cache
+def shared(schema_cls: type[Schema]) -> Schema:
+    """One instance of ``schema_cls`` for every request: building a schema (and its nested ones)
+    costs more than loading or dumping with it, and a marshmallow 4 schema keeps no per-call state."""
+    return schema_cls()
 
 
 class StrictSchema(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -27,6 +28,7 @@ from ..models import (AuditEntry, Body, Category, Certificate, CertificateBasis,
                       Offset, OutboxEvent, new_id, number_key, utcnow)
 from .. import outbox
 from ..schemas.certificates import CertificateIn
+from ..schemas.common import shared
 from ..signing import Signer
 from .. import tlog
 from . import accreditation, audit, revocation, statuslists
@@ -208,7 +210,10 @@ def issue(session: Session, signer: Signer, body: Body, data: dict, *, public_ur
     for o in checked.offsets:
         session.add(Offset(**_offset_row(o, cert.id)))
     try:
-        if batch is None:  # a batch item runs in a savepoint of its own, flushed once when it ends
+        # Offsets are the one thing a concurrent issuer can take between the check and the write:
+        # written in a savepoint here so that the refusal is a 409. A batch item runs in a
+        # savepoint of its own, flushed once when it ends.
+        if batch is None and checked.offsets:
             with session.begin_nested():
                 session.flush()
     except IntegrityError as err:
@@ -237,9 +242,16 @@ def _category(session: Session, code: str, batch: BatchContext | None) -> tuple[
     return found
 
 
+@functools.cache
+def _shipped_scheme() -> dict:
+    # One copy per process, read only: the shipped schemes change with a release, not at run time,
+    # and grading parses a scheme it has seen (the same object) once.
+    return grading.load_scheme()
+
+
 def _scheme(batch: BatchContext | None) -> dict:
     if batch is None:
-        return grading.load_scheme()
+        return _shipped_scheme()
     if batch.scheme is None:
         batch.scheme = grading.load_scheme()
     return batch.scheme
@@ -332,7 +344,7 @@ def issue_batch(session: Session, signer: Signer, body: Body, items: list, *, pu
     if not isinstance(items, list) or not 1 <= len(items) <= BATCH_LIMIT:
         raise InvalidInput(f"items must be a list of 1 to {BATCH_LIMIT} issuance requests",
                            type="invalid-batch", errors={"items": [f"Send 1 to {BATCH_LIMIT} items."]})
-    schema = CertificateIn()  # one instance: building a schema costs more than loading with it
+    schema = shared(CertificateIn)
     batch = BatchContext()
     run = _Run(session, signer, body, items, batch, schema, public_url=public_url, actor=actor,
                client_id=client_id, now=now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import exists, func, inspect, select
+from sqlalchemy import bindparam, exists, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 import verifier as statuslist
@@ -17,10 +17,8 @@ FILL_LIMIT = 0.75
 
 
 def _open_list(session: Session, purpose: str, pending: dict[str, int] | None = None) -> StatusList:
-    # FOR UPDATE serialises allocation on PostgreSQL; SQLite serialises writers anyway.
-    # The newest list is the highest number: "r10" sorts before "r9" as text, so length first.
-    row = session.scalars(select(StatusList).where(StatusList.purpose == purpose)
-                          .order_by(func.length(StatusList.id).desc(), StatusList.id.desc()).with_for_update()).first()
+    row = session.scalars(_newest(select(StatusList), purpose)
+                          .execution_options(populate_existing=True)).first()
     if row is None or row.used + (pending or {}).get(row.id, 0) >= row.size * FILL_LIMIT:
         n = 1 if row is None else int(row.id[1:]) + 1
         row = StatusList(id=f"{PREFIX[purpose]}{n}", purpose=purpose, size=statuslist.LIST_SIZE,
@@ -28,6 +26,13 @@ def _open_list(session: Session, purpose: str, pending: dict[str, int] | None = 
         session.add(row)
         session.flush()
     return row
+
+
+def _newest(stmt, purpose: str):
+    # The newest list is the highest number: "r10" sorts before "r9" as text, so length first.
+    # FOR UPDATE serialises allocation on PostgreSQL; SQLite serialises writers anyway.
+    return (stmt.where(StatusList.purpose == purpose)
+            .order_by(func.length(StatusList.id).desc(), StatusList.id.desc()).limit(1).with_for_update())
 
 
 #: Random indexes a batch checks against the table in one query (BatchLists.draw).
@@ -97,19 +102,34 @@ def _columns(purpose: str):
     return Certificate.suspension_index, Certificate.suspension_list_id
 
 
+def _single_statements(purpose: str) -> tuple:
+    index_col, list_col = _columns(purpose)
+    return (_newest(select(StatusList.id, StatusList.size, StatusList.used), purpose),
+            select(exists().where(list_col == bindparam("list_id"), index_col == bindparam("index"))),
+            update(StatusList).where(StatusList.id == bindparam("list_id")).values(used=StatusList.used + 1))
+
+
+#: One issuance's statements, built once: the open list read without its 16 kB of bits, the probe, the count.
+_SINGLE = {purpose: _single_statements(purpose) for purpose in PREFIX}
+
+
 def allocate(session: Session, purpose: str, *, batch: BatchLists | None = None) -> tuple[str, int]:
     """A fresh (listId, index) for ``purpose``, chosen at random so neighbours reveal nothing."""
     if batch is not None:
         row = batch.open(session, purpose)
         return row.id, batch.draw(session, row, purpose)
-    row = _open_list(session, purpose)
-    index_col, list_col = _columns(purpose)
+    session.flush()  # the probe below must see certificates this session has not written yet
+    conn = session.connection()
+    newest, probe, count = _SINGLE[purpose]
+    row = conn.execute(newest).first()
+    if row is None or row.used >= row.size * FILL_LIMIT:  # only opening a list goes through the ORM
+        row = _open_list(session, purpose)
+    list_id, size = row.id, row.size
     while True:
-        index = secrets.randbelow(row.size)
-        taken = session.scalar(select(exists().where(list_col == row.id, index_col == index)))
-        if not taken:
-            row.used += 1
-            return row.id, index
+        index = secrets.randbelow(size)
+        if not conn.scalar(probe, {"list_id": list_id, "index": index}):
+            conn.execute(count, {"list_id": list_id})
+            return list_id, index
 
 
 def set_status(session: Session, list_id: str, index: int, value: bool) -> None:

@@ -484,6 +484,42 @@ def test_verification_answers_carry_the_log_claim(client, env, app, session):
         [body[k] for k in ("verified", "certificate", "credential")]
 
 
+def test_a_cold_certificate_claim_builds_its_entry_from_the_certificate(client, env, app, session):
+    """A certificate's claim reads no log entry when its row rebuilds the entry that hashes to the
+    logged leaf (one random page fewer for a first verification in a large log); a row that no
+    longer matches gets the logged entry, never the rebuilt one."""
+    from registry.models import Certificate
+
+    single = issue(client, env)
+    resp = client.post("/api/v1/certificates/batch", headers=env["headers"], json={"items": [
+        certificate_request(footprint=footprint(f"0.{600 + i}")) for i in range(260)]})
+    assert resp.status_code == 200
+    batch_ids = [r["certificate"]["id"] for r in resp.get_json()["results"]]
+    key = log_key(client)
+    logged = dict(session.execute(select(Certificate.id, TlogEntry.entry)
+                                  .join(TlogEntry, TlogEntry.idx == Certificate.log_index)).all())
+    conn = session.connection()
+
+    def cold_claim(cid):
+        app.extensions.pop("registry.tlog", None)  # nothing cached: as a new process...
+        session.info.pop("tlog.noted", None)  # ...whose session did not append the entries itself
+        session.info.pop("tlog.issued", None)
+        with app.app_context(), statements(conn) as seen:
+            claim = tlog.certificate_claim(session, cid, app=app)
+        return claim, [s for s in seen if "tlog_entries.entry" in s]
+
+    for cid in (single["id"], batch_ids[0], batch_ids[-1]):  # sealed tiles and the right edge
+        claim, entry_reads = cold_claim(cid)
+        assert claim["entry"].encode() == logged[cid]
+        t.verify_log_claim(claim, t.leaf_hash(logged[cid]), key)
+        assert entry_reads == []
+    # A row changed behind the log's back does not change what the claim says was logged.
+    session.execute(update(Certificate).where(Certificate.id == batch_ids[3]).values(manufacturer_id="someone-else"))
+    claim, entry_reads = cold_claim(batch_ids[3])
+    assert claim["entry"].encode() == logged[batch_ids[3]] and entry_reads
+    assert json.loads(claim["entry"])["manufacturer"] != "someone-else"
+
+
 def test_a_readers_claim_holds_for_an_interval_while_others_issue(client, env, app, session):
     """Issuance answers sign checkpoints covering their own entries; readers of other certificates
     keep the claim they got for up to an interval (no proof rebuilt per issuance), and it verifies."""
