@@ -9,7 +9,7 @@ from typing import BinaryIO, Callable, Iterable, Sequence
 
 from ._data import LabelData, LabelError
 from ._pdf import PT_PER_MM, PdfDoc
-from ._pdf import f as fmt
+from ._pdf import f as pdf_number
 from ._render import FORMATS, _check_options, layer_for, pdf_colour, render_label, render_svg
 
 __all__ = ["render_sheet", "render_archive", "archive_names"]
@@ -82,8 +82,8 @@ def render_sheet(items: Iterable[LabelData], *, lang: str = "zh-en", mode: str =
         ops.append(doc.label_ops(r, x * PT_PER_MM, (ph - y) * PT_PER_MM, w * PT_PER_MM,
                                  layer=layer_for(r, data.kind, options)))
         if cut_lines:
-            ops.append(f"q {cut} 0.283 w {fmt(x * PT_PER_MM)} {fmt((ph - y - h) * PT_PER_MM)} "
-                       f"{fmt(w * PT_PER_MM)} {fmt(h * PT_PER_MM)} re S Q")
+            ops.append(f"q {cut} 0.283 w {pdf_number(x * PT_PER_MM)} {pdf_number((ph - y - h) * PT_PER_MM)} "
+                       f"{pdf_number(w * PT_PER_MM)} {pdf_number(h * PT_PER_MM)} re S Q")
         x += w + gap_mm
         row_h = max(row_h, h)
         if progress is not None:

@@ -177,8 +177,6 @@ def _draw_text(image, element: str, text: str, scale: float) -> bool:
 
 def compose_png(r, kind: str, options: tuple, dpi: int, qr_image) -> bytes | None:
     """The label as PNG bytes from cached parts, or None if it has to be rasterised whole."""
-    from PIL import Image
-
     found = _layers.layered(kind, options, r.svg)
     if found is None:
         return None
