@@ -88,7 +88,7 @@ class UnsupportedOfflineVersion(OfflineFormatError):
 # --------------------------------------------------------------------------------------------
 ZDICT_V1 = (
     # Rarest: common words of Chinese product and company names, as UTF-8 and as the
-    # \uXXXX escapes json.dumps (and so pyjwt) writes by default:
+    # \u-escapes (six characters each) json.dumps, and so pyjwt, writes for them by default:
     # 股份有限公司 有限公司 集团 科技 新材料 实业 制造 普通硅酸盐水泥 浮法玻璃 铝合金型材 三相异步电动机 陶瓷砖 瓷砖 轮胎
     # 纺织面料 锂离子电池 光伏组件 钢材 电解铝 尿素 磷酸一铵 磷酸二铵 木制品 地板 再生 产品 毫米 千克
     '股份有限公司有限公司集团科技新材料实业制造普通硅酸盐水泥浮法玻璃铝合金型材'

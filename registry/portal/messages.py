@@ -83,7 +83,7 @@ PREFIXES = (
     ("Must be an RFC 3339 date-time", _l("Enter a date, like 2026-12-31.")),
     ("Must be a plain decimal", _l("Enter a number, like 0.82.")),
     ("Must be a decimal written as a string", _l("Enter a number, like 0.82.")),
-    ("Must be a URN or URI naming the manufacturer", _l("Enter the manufacturer's id as a URN, like urn:uscc:91310000XXXXXXXXXX.")),
+    ("Must be a URN or URI naming the manufacturer", _l("Enter the manufacturer's id as a URN, like urn:uscc:91310000MA1FL0007C.")),
     ("Length must be between", _l("The text is too long.")),
     ("Shorter than minimum length", _l("Enter a value: it is required.")),
     ("Longer than maximum length", _l("The text is too long.")),

@@ -149,7 +149,7 @@ class ManufacturerIn(StrictSchema):
     id = fields.String(required=True, validate=[
         validate.Length(1, 200),
         validate.Regexp(_URI_RE, error="Must be a URN or URI naming the manufacturer, "
-                                       "e.g. urn:uscc:91310000XXXXXXXXXX."),
+                                       "e.g. urn:uscc:91310000MA1FL0007C."),
     ])
 
 
