@@ -152,14 +152,15 @@ def decode_access_token(token: str) -> dict:
         if hit[1]["exp"] <= time.time():
             raise TokenExpired("The access token has expired")
         return hit[1]
-    claims = _decode(token)
+    kid, claims = _decode(token)
     if len(keys.verified) >= _VERIFIED_LIMIT:
         keys.verified.clear()
-    keys.verified[digest] = (jwt.get_unverified_header(token)["kid"], claims)
+    keys.verified[digest] = (kid, claims)
     return claims
 
 
-def _decode(token: str) -> dict:
+def _decode(token: str) -> tuple[str, dict]:
+    """The token's key id and its claims, once its signature and claims are checked."""
     cfg = current_app.config
     try:
         header = jwt.get_unverified_header(token)
@@ -174,9 +175,9 @@ def _decode(token: str) -> dict:
     algorithm, key = found
     try:
         # The algorithm comes from our key, never from the token header.
-        return jwt.decode(token, key, algorithms=[algorithm], audience=cfg["PUBLIC_URL"] + "/api",
-                          issuer=cfg["PUBLIC_URL"],
-                          options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]})
+        return kid, jwt.decode(token, key, algorithms=[algorithm], audience=cfg["PUBLIC_URL"] + "/api",
+                               issuer=cfg["PUBLIC_URL"],
+                               options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]})
     except jwt.ExpiredSignatureError as err:
         raise TokenExpired("The access token has expired") from err
     except jwt.PyJWTError as err:

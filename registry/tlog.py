@@ -763,7 +763,12 @@ def certificate_claim(session: Session, certificate_id: str, *, app=None) -> dic
     index = index_of(session, certificate_id, app=app)
     if index is None:
         return None
-    return claim(session, index, app=app, derive=lambda s: _issuance_entry(s, certificate_id))
+    return claim(session, index, app=app, derive=_rebuilt(certificate_id))
+
+
+def _rebuilt(certificate_id: str):
+    """:func:`claim`'s ``derive`` for a certificate's issuance entry."""
+    return lambda session: _issuance_entry(session, certificate_id)
 
 
 _ISSUANCE_ROW = select(Certificate.id, Certificate.number, Certificate.body_id, Certificate.type,
@@ -790,9 +795,9 @@ def certificate_claims(session: Session, certificate_ids: list[str], *, app=None
     noted = session.info.get("tlog.noted", {})
     mine = sorted({i for i in indices.values() if i is not None and noted.get(i)})
     answers = _noted_claims(session, mine, noted, app) if mine else {}
-    for i in indices.values():
+    for cid, i in indices.items():
         if i is not None and i not in answers:
-            answers[i] = claim(session, i, app=app)
+            answers[i] = claim(session, i, app=app, derive=_rebuilt(cid))
     return {cid: None if i is None else answers[i] for cid, i in indices.items()}
 
 

@@ -121,7 +121,7 @@ def _batch(principal):
     session.commit()
     # One checkpoint covers every item, instead of one signed per item for trees one entry longer each.
     claims = tlog.certificate_claims(session, [r.certificate.id for r in results if r.certificate is not None])
-    dumper, out, public_url = CertificateIssuedOut(), [], _public_url()
+    dumper, out, public_url = shared(CertificateIssuedOut), [], _public_url()
     for result in results:
         item = {"status": result.status}
         if result.certificate is not None:

@@ -105,11 +105,10 @@ def _basis_records(session: Session, ids: list[str]) -> list[FootprintRecord]:
 
 
 class BatchContext:
-    """What stays the same for every item of one batch, read once: the grading scheme, the body's
-    current key, category dictionaries and the open status lists. Only valid inside one transaction."""
+    """What stays the same for every item of one batch, read once: the body's current key,
+    category dictionaries and the open status lists. Only valid inside one transaction."""
 
     def __init__(self) -> None:
-        self.scheme: dict | None = None
         self.key = None
         self.categories: dict[str, tuple[Category, dict]] = {}
         self.lists = statuslists.BatchLists()
@@ -143,7 +142,7 @@ def _check(session: Session, body: Body, data: dict, now: datetime, batch: Batch
             raise Forbidden("Only the issuing body can correct a certificate", type="not-your-certificate")
         if preceding.status == "revoked":
             raise Conflict("A revoked certificate cannot be corrected", type="invalid-transition")
-    scheme = _scheme(batch)
+    scheme = _shipped_scheme()
     based_on = data.get("basedOn") or []
     records = _basis_records(session, based_on) if based_on else []
     members = build_subject(kind, data, category=category_dict, scheme=scheme, now=now, footprints=records)
@@ -247,14 +246,6 @@ def _shipped_scheme() -> dict:
     # One copy per process, read only: the shipped schemes change with a release, not at run time,
     # and grading parses a scheme it has seen (the same object) once.
     return grading.load_scheme()
-
-
-def _scheme(batch: BatchContext | None) -> dict:
-    if batch is None:
-        return _shipped_scheme()
-    if batch.scheme is None:
-        batch.scheme = grading.load_scheme()
-    return batch.scheme
 
 
 def _key(session: Session, body: Body, batch: BatchContext | None):
