@@ -48,7 +48,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(public)
     from .api import pact
+    from .api.verify import HotAnswers
 
+    app.wsgi_app = HotAnswers(app, app.wsgi_app)
     pact.register(app)
     from .public_pages import bp as pages
 

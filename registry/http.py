@@ -12,7 +12,9 @@ import weakref
 
 import flask
 import flask_limiter
+import limits
 from flask import Response, current_app, g, has_request_context, request
+from flask_limiter import HeaderNames
 from flask_limiter.util import get_remote_address
 from marshmallow import ValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -62,6 +64,10 @@ class Limiter(flask_limiter.Limiter):
     exists, or while the storage is down (its recovery check lives there).
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._parsed: dict = {}
+
     def _nothing_outside_routes(self) -> bool:
         manager = self.limit_manager
         # Unknown attributes (another Flask-Limiter) read as "there may be limits": the full check runs.
@@ -74,6 +80,43 @@ class Limiter(flask_limiter.Limiter):
             if self._nothing_outside_routes():
                 return
         super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
+
+
+    def count_outside_flask(self, app, limit_text: str, endpoint: str, environ: dict) -> list[tuple[str, str]] | None:
+        """Count a request to a route limited by ``limit_text`` alone, for an answer given outside
+        Flask's request handling, in the bucket Flask-Limiter counts that route in; the rate-limit
+        headers to send, or None when the request is over the limit, the storage fails, or this is
+        not the simple case (the full handling then counts and answers it)."""
+        if not (self.enabled and self.initialized):
+            return []  # what the route's decorator does then: nothing
+        if not self._nothing_outside_routes():
+            return None
+        cfg = app.config
+        if (self._key_func is not get_remote_address or cfg.get("RATELIMIT_REQUEST_IDENTIFIER")
+                or getattr(self, "_key_prefix", None) is None or self._retry_after == "http-date"):
+            return None
+        item = self._parsed.get(limit_text)
+        if item is None:
+            items = limits.parse_many(limit_text)
+            if len(items) != 1:
+                return None
+            item = self._parsed[limit_text] = items[0]
+        # What RuntimeLimit.scope_for and get_remote_address make of an unscoped route limit.
+        args = [environ.get("REMOTE_ADDR") or "127.0.0.1", endpoint]
+        if self._key_prefix:
+            args.insert(0, self._key_prefix)
+        try:
+            if not self.limiter.hit(item, *args):
+                return None
+            reset, remaining = self.limiter.get_window_stats(item, *args)
+        except Exception:  # noqa: BLE001 - the full handling has the fallback to memory
+            return None
+        if not (self._headers_enabled and self._header_mapping):
+            return []
+        reset_at = int(reset + 1)
+        names = self._header_mapping
+        return [(names[HeaderNames.LIMIT], str(item.amount)), (names[HeaderNames.REMAINING], str(max(0, remaining))),
+                (names[HeaderNames.RESET], str(reset_at)), (names[HeaderNames.RETRY_AFTER], str(int(reset_at - time.time())))]
 
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
@@ -129,7 +172,7 @@ class JsonFormatter(logging.Formatter):
                  "logger": record.name, "msg": record.getMessage()}
         if has_request_context():
             entry["requestId"] = g.get("request_id")
-        for key in ("method", "path", "status", "durationMs", "endpoint", "client"):
+        for key in ("requestId", "method", "path", "status", "durationMs", "endpoint", "client"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
@@ -183,8 +226,7 @@ def init_app(app) -> None:
         req = request._get_current_object()  # one proxy lookup, not one per attribute
         ctx = g._get_current_object()
         ctx.started = time.perf_counter()
-        incoming = req.environ.get("HTTP_X_REQUEST_ID", "")  # what request.headers.get would read
-        ctx.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
+        ctx.request_id = request_id_for(req.environ)
         # Decides BEGIN IMMEDIATE (writes queue for the lock) or a deferred BEGIN on SQLite: db._write_intent.
         ctx.db_write = req.method not in SAFE_METHODS and not getattr(app.view_functions.get(req.endpoint),
                                                                       "db_read_only", False)
@@ -196,6 +238,22 @@ def init_app(app) -> None:
                                "see /healthz and the error log")
 
     static_names = frozenset(k.lower() for k, _v in static_headers)
+    app.extensions["registry.static_headers"] = static_headers
+
+    def observe(method: str, endpoint: str, status: int, elapsed: float, path: str, request_id: str) -> None:
+        """Count a request in the metrics and log it (at INFO)."""
+        key = (method, endpoint, status)
+        counter = children.get(key)
+        if counter is None:  # labels() costs a lock and a tuple hash per call: keep the children
+            counter = children[key] = (requests.labels(method, endpoint, str(status)), latency.labels(method, endpoint))
+        counter[0].inc()
+        counter[1].observe(elapsed)
+        if log.isEnabledFor(logging.INFO):
+            log.info("request", extra={"requestId": request_id, "method": method, "path": path, "status": status,
+                                       "durationMs": round(elapsed * 1000, 2), "endpoint": endpoint})
+
+    # What answers outside Flask's request handling (api.verify.HotAnswers) does instead of _start and _finish.
+    app.extensions["registry.observe"] = observe
 
     @app.after_request
     def _finish(resp: Response):
@@ -204,21 +262,11 @@ def init_app(app) -> None:
         own = {k.lower() for k, _v in headers if k.lower() in static_names}
         _extend_checked(headers, [(k, v) for k, v in static_headers if k.lower() not in own] if own else static_headers)
         ctx = g._get_current_object()
-        headers["X-Request-Id"] = ctx.get("request_id", "")
+        request_id = headers["X-Request-Id"] = ctx.get("request_id", "")
         req = request._get_current_object()
         rule = req.url_rule
-        endpoint = rule.rule if rule else "unmatched"
-        elapsed = time.perf_counter() - ctx.get("started", time.perf_counter())
-        key = (req.method, endpoint, resp.status_code)
-        counter = children.get(key)
-        if counter is None:  # labels() costs a lock and a tuple hash per call: keep the children
-            counter = children[key] = (requests.labels(req.method, endpoint, str(resp.status_code)),
-                                       latency.labels(req.method, endpoint))
-        counter[0].inc()
-        counter[1].observe(elapsed)
-        if log.isEnabledFor(logging.INFO):
-            log.info("request", extra={"method": req.method, "path": req.path, "status": resp.status_code,
-                                       "durationMs": round(elapsed * 1000, 2), "endpoint": endpoint})
+        observe(req.method, rule.rule if rule else "unmatched", resp.status_code,
+                time.perf_counter() - ctx.get("started", time.perf_counter()), req.path, request_id)
         return resp
 
     @app.errorhandler(RegistryError)
@@ -292,6 +340,12 @@ def init_app(app) -> None:
             multiprocess.MultiProcessCollector(combined)
             return Response(generate_latest(combined), mimetype=CONTENT_TYPE_LATEST)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def request_id_for(environ: dict) -> str:
+    """The caller's ``X-Request-Id`` when it is a short printable text, else a new one."""
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")  # what request.headers.get would read
+    return incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
 
 
 def _extend_checked(headers: Headers, items: list[tuple[str, str]]) -> None:

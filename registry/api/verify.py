@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import time
 from datetime import datetime, timezone
 
 from flask import Response, current_app, render_template, request
@@ -11,7 +13,7 @@ from flask import Response, current_app, render_template, request
 from ..db import get_session, read_only
 from ..domain.status import effective_status
 from ..errors import InvalidInput, NotFound
-from ..http import json_body, limiter
+from ..http import json_body, limiter, request_id_for
 from ..models import Certificate
 from .. import public_pages, tlog, verification
 from ..services import lookup
@@ -181,11 +183,7 @@ def verify_page(cert_id: str):
     res = verification.resolver(get_session, fingerprint=fp)
     now = datetime.now(timezone.utc)
     log_claim = tlog.certificate_claim(get_session, cert.id) if as_json else None
-    tag = "|".join([cert.id, cert.status, *_status_versions(res, cert), repr(fp), lang,
-                    "json" if as_json else "html", "x" if now >= cert.valid_until else "v"])
-    memo_key = hashlib.sha256(tag.encode()).hexdigest()[:32]
-    etag = (hashlib.sha256((memo_key + log_claim["checkpoint"]).encode()).hexdigest()[:32]
-            if log_claim else memo_key)
+    memo_key, etag = _answer_keys(cert, fp, res, now, lang, as_json, log_claim)
     if request.if_none_match.contains(etag):
         resp = _cache_headers(Response(status=304), etag)
         if not as_json:
@@ -207,15 +205,31 @@ def verify_page(cert_id: str):
                 body.update(statusAsOf=CHECKED_AT, statusAgeSeconds=0)
             parts = tuple(_dump(body).split(CHECKED_AT_BYTES))
             cache.answers.put(memo_key, parts)
-        data = now.strftime("%Y-%m-%dT%H:%M:%SZ").encode().join(parts)
-        if log_claim is not None:  # kept out of the memo: the checkpoint moves on more often
-            data = b"".join((data[:-1], b',"log":', _claim_bytes(cache, log_claim), b"}"))
-        return _cache_headers(Response(data, mimetype="application/json"), etag)
+        return _cache_headers(Response(_joined(cache, parts, now, log_claim), mimetype="application/json"), etag)
     session = res.session
     result = verification.verify_credential(verification.stored_credential(session, cert.id), res, now=now)
     html = render_template("verify.html", **public_pages.verify_page_context(session.get(Certificate, cert.id), result,
                                                                              cert_id))
     return _cache_headers(_page(html, 200), etag)
+
+
+def _answer_keys(cert, fp, res, now, lang: str, as_json: bool, log_claim: dict | None) -> tuple[str, str]:
+    """``(memo key, ETag)``: the memo key covers everything the answer depends on but its log claim,
+    whose checkpoint the ETag adds."""
+    tag = "|".join([cert.id, cert.status, *_status_versions(res, cert), repr(fp), lang,
+                    "json" if as_json else "html", "x" if now >= cert.valid_until else "v"])
+    memo_key = hashlib.sha256(tag.encode()).hexdigest()[:32]
+    etag = (hashlib.sha256((memo_key + log_claim["checkpoint"]).encode()).hexdigest()[:32]
+            if log_claim else memo_key)
+    return memo_key, etag
+
+
+def _joined(cache: verification.VerifyCache, parts: tuple[bytes, ...], now: datetime, log_claim: dict | None) -> bytes:
+    """A memoised JSON answer with its time of checking and log claim filled in."""
+    data = now.strftime("%Y-%m-%dT%H:%M:%SZ").encode().join(parts)
+    if log_claim is not None:  # kept out of the memo: the checkpoint moves on more often
+        data = b"".join((data[:-1], b',"log":', _claim_bytes(cache, log_claim), b"}"))
+    return data
 
 
 def _dump(value) -> bytes:
@@ -241,3 +255,88 @@ def _page(html: str, status: int) -> Response:
     resp = Response(html, status=status, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = PAGE_CSP
     return resp
+
+
+# --------------------------------------------------------------------------------------------
+# GET /v/<id> as JSON, answered from the memo outside Flask's request handling
+
+#: The ids labels carry; anything else (a certificate number, other spellings) takes the full path.
+_HOT_PATH = re.compile(r"/v/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\Z")
+_VARY = "Accept, Accept-Language, Cookie"  # what the full path sends (Flask-Login reads the session)
+
+
+class _Cold(Exception):
+    """The answer needs a read that only the full request handling makes."""
+
+
+def _cold():
+    raise _Cold
+
+
+class HotAnswers:
+    """WSGI middleware: ``GET /v/<id>`` with ``Accept: application/json`` whose answer is memoised,
+    answered without Flask's request handling.
+
+    Procurement systems and the verification API's clients ask this the most; Flask's request
+    and response objects, URL matching and hooks cost three times what the answer itself does.
+    The answer is the one the view gives, byte for byte, headers included: the same statement
+    reads the certificate's status and the trust and status versions on every request, the memo
+    and log claim are the view's own, and the request is counted in the view's rate-limit bucket
+    and in the metrics. Anything else goes to Flask: a cookie, a conditional request, a query
+    string, HEAD, any other id spelling, a NUL in a header, a memo miss, a log claim or status
+    versions that need the database, the rate limit reached, or the limiter's storage failing.
+    """
+
+    def __init__(self, app, wsgi_app) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if (environ.get("REQUEST_METHOD") == "GET" and environ.get("HTTP_ACCEPT") == "application/json"
+                and not environ.get("QUERY_STRING")):
+            match = _HOT_PATH.match(environ.get("PATH_INFO", ""))
+            if match is not None:
+                answer = self._answer(environ, match[1])
+                if answer is not None:
+                    start_response("200 OK", answer[0])
+                    return [answer[1]]
+        return self.wsgi_app(environ, start_response)
+
+    def _answer(self, environ: dict, cert_id: str) -> tuple[list, bytes] | None:
+        started = time.perf_counter()
+        app = self.app
+        if "HTTP_COOKIE" in environ or "HTTP_IF_NONE_MATCH" in environ:
+            return None
+        for key, value in environ.items():  # hardening._refuse_nul answers these
+            if key.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
+                return None
+        if app.extensions["registry.key_check"].state != "ok":
+            return None
+        with app.app_context():
+            try:
+                cert, fp = verification.certificate_for_verify(cert_id)
+                if cert is None:
+                    return None
+                res = verification.resolver(_cold, fingerprint=fp)
+                now = datetime.now(timezone.utc)
+                log_claim = tlog.certificate_claim(_cold, cert.id, app=app)
+                memo_key, etag = _answer_keys(cert, fp, res, now, "", True, log_claim)
+                cache = verification.cache_for(app)
+                parts = cache.answers.get(memo_key)
+                if parts is None:
+                    return None
+                data = _joined(cache, parts, now, log_claim)
+            except Exception:  # noqa: BLE001 - _Cold, or a failure the full handling reports (503 busy, 500 logged)
+                return None
+            limit_headers = limiter.count_outside_flask(app, app.config["RATELIMIT_PUBLIC"], "public.verify_page",
+                                                        environ)
+            if limit_headers is None:
+                return None
+        request_id = request_id_for(environ)
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                   ("Cache-Control", f"public, max-age={int(app.config['VERIFY_CACHE_SECONDS'])}"),
+                   ("Vary", _VARY), ("ETag", f'"{etag}"'), *app.extensions["registry.static_headers"],
+                   ("X-Request-Id", request_id), *limit_headers]
+        app.extensions["registry.observe"]("GET", "/v/<cert_id>", 200, time.perf_counter() - started,
+                                           environ.get("PATH_INFO", ""), request_id)
+        return headers, data
