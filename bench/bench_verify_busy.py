@@ -2,10 +2,13 @@
 bodies in the trust list, against a bare Flask JSON endpoint; both under ``gunicorn -w 2 -k sync``.
 
     python bench/bench_verify_busy.py [--seconds 10] [--connections 16] [--bodies 1000] [--every 10]
+                                      [--issuers N] [--batch K]
 
 Seeds a temporary SQLite database with ``--bodies`` accredited bodies and 2,000 certificates
-(bulk path), then drives ``/v/<id>`` over ``--sample`` of those certificates from keep-alive clients while one
-more client issues a certificate over HTTP after every ``--every`` completed verifications. The
+(bulk path), then drives ``/v/<id>`` over ``--sample`` of those certificates from keep-alive clients while
+``--issuers`` more clients (one by default) issue a certificate over HTTP after every ``--every`` completed
+verifications (with ``--batch K``, a batch of K after every K × ``--every``). Issuers that cannot keep that
+pace fall behind it: each result line says how many verifications there were per certificate issued. The
 bare endpoint runs before and after, so drift in the machine's load shows.
 """
 
@@ -80,13 +83,15 @@ def _cached_ms(client) -> float:
 
 def verify_while_issuing(port: int, ids: list[str], credentials: tuple[str, str], seconds: float,
                          connections: int, every: int, *, read_port: int | None = None,
-                         read_path: str | None = None) -> dict:
+                         read_path: str | None = None, issuers: int = 1, batch: int = 0) -> dict:
     """Readers on ``/v/<id>`` (or ``read_path`` on ``read_port``), one issuance on ``port`` per
-    ``every`` completed reads."""
+    ``every`` completed reads, by ``issuers`` clients at once; with ``batch``, each request is a
+    batch of that many certificates, sent once ``batch`` × ``every`` reads have completed."""
     read_port = read_port or port
     latencies: list[float] = []
     done = [0]
     issued = [0]
+    taken = [0]  # issuances taken by an issuer
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 
@@ -116,20 +121,33 @@ def verify_while_issuing(port: int, ids: list[str], credentials: tuple[str, str]
                      {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
         headers = {"Authorization": f"Bearer {json.loads(conn.getresponse().read())['access_token']}",
                    "Content-Type": "application/json"}
+        size = batch or 1
         while time.monotonic() < stop_at:
-            if done[0] < (issued[0] + 1) * every:
+            with lock:  # each issuer takes the next issuance once enough reads have completed
+                mine = taken[0]
+                if done[0] >= (mine + size) * every:
+                    taken[0] += size
+                else:
+                    mine = None
+            if mine is None:
                 time.sleep(0.001)
                 continue
-            body = json.dumps(certificate_request(footprint=footprint(f"0.{600 + issued[0] % 300}")))
-            conn.request("POST", "/api/v1/certificates", body, headers)
+            made = [certificate_request(footprint=footprint(f"0.{600 + (mine + i) % 300}")) for i in range(size)]
+            if batch:
+                conn.request("POST", "/api/v1/certificates/batch", json.dumps({"items": made}), headers)
+            else:
+                conn.request("POST", "/api/v1/certificates", json.dumps(made[0]), headers)
             resp = conn.getresponse()
             data = resp.read()
-            if resp.status != 201:
+            ok = (resp.status == 200 and all(r["status"] == 201 for r in json.loads(data)["results"]) if batch
+                  else resp.status == 201)
+            if not ok:
                 raise SystemExit(f"issuance failed: {resp.status} {data[:200]!r}")
-            issued[0] += 1
+            with lock:
+                issued[0] += size
 
     threads = [threading.Thread(target=reader, args=(i,)) for i in range(connections)]
-    threads.append(threading.Thread(target=issuer))
+    threads += [threading.Thread(target=issuer) for _ in range(issuers)]
     started = time.monotonic()
     for t in threads:
         t.start()
@@ -150,6 +168,8 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2, help="sync workers of each server")
     ap.add_argument("--sample", type=int, default=50, help="how many certificates the scans are spread over")
+    ap.add_argument("--issuers", type=int, default=1, help="issuing clients at once (one cannot keep pace alone)")
+    ap.add_argument("--batch", type=int, default=0, help="issue through /api/v1/certificates/batch, this many a request")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -172,11 +192,13 @@ def main(argv=None) -> int:
             verify_while_issuing(port_app, ids, credentials, 3.0, 4, 10**9)
             bare1 = load(port_bare, "/ping", headers, args.seconds, args.connections)
             quiet = verify_while_issuing(port_app, ids, credentials, args.seconds, args.connections, 10**9)
-            busy = verify_while_issuing(port_app, ids, credentials, args.seconds, args.connections, args.every)
+            issuing = {"issuers": args.issuers, "batch": args.batch}
+            busy = verify_while_issuing(port_app, ids, credentials, args.seconds, args.connections, args.every,
+                                        **issuing)
             # The same issuance stream beside the bare endpoint: what issuing itself costs the machine
             # is then in both figures, and the ratio shows what it does to verification.
             bare_busy = verify_while_issuing(port_app, ids, credentials, args.seconds, args.connections, args.every,
-                                             read_port=port_bare, read_path="/ping")
+                                             read_port=port_bare, read_path="/ping", **issuing)
             bare2 = load(port_bare, "/ping", headers, args.seconds, args.connections)
         finally:
             for proc in procs:
@@ -188,7 +210,8 @@ def main(argv=None) -> int:
         for name, r in (("GET /v/<id>, no issuance", quiet), (f"GET /v/<id>, 1 issue per {args.every}", busy),
                         (f"bare /ping, 1 issue per {args.every}", bare_busy)):
             print(f"{name:30} {r['rps']:8.0f} req/s  mean {r['mean']:6.2f} ms  p50 {r['p50']:6.2f} ms  "
-                  f"p99 {r['p99']:6.2f} ms  ({r['requests']} verifications, {r['issued']} issued)")
+                  f"p99 {r['p99']:6.2f} ms  ({r['requests']} verifications, {r['issued']} issued"
+                  + (f", one per {r['requests'] / r['issued']:.1f})" if r["issued"] else ")"))
         print(f"ratio /v/<id> ÷ bare, no issuance:      {quiet['rps'] / bare:.2f}")
         print(f"ratio /v/<id> ÷ bare, while issuing:    {busy['rps'] / bare:.2f} (bare without issuance)")
         print(f"ratio /v/<id> ÷ bare, both while issuing: {busy['rps'] / bare_busy['rps']:.2f} (target ≥ 0.75)")
