@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import socket
+import subprocess
+import time
 
 import flask
 import httpx
@@ -15,7 +19,7 @@ from registry.http import JsonFormatter
 
 from ..conftest import MASTER_KEY, app_config, basic
 from ..factories import certificate_request, commit_body
-from ..servers import Gunicorn
+from ..servers import Gunicorn, free_port
 from .test_shared_limits import LIMITED, _hit, _requests_counted
 from .test_verify_api import JSON, _unstamped, env, issue  # noqa: F401  (env is a fixture)
 
@@ -175,3 +179,41 @@ def test_hot_answers_share_every_workers_limit_and_metrics(engine, database_url,
         codes = _hit([f"{server.url}/v/{cert['id']}"] * 30)
         assert codes.count(200) == 12 and codes.count(429) == 18, codes
         assert {_requests_counted(server.url, "/v/<cert_id>") for _ in range(6)} == {30.0}
+
+
+
+def test_a_limiter_storage_that_fails_sends_hot_answers_to_flask(session, database_url, tmp_path, handled_by_flask):
+    """Rate limits in a Redis of the test's own, which then stops: Flask-Limiter's fallback to
+    counting in memory lives in the full handling, so the hot path hands the request over."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        app = create_app(app_config(database_url, SESSION=session, RATELIMIT_ENABLED=True,
+                                    RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0",
+                                    RATELIMIT_PUBLIC="100 per minute"))
+        app.instance_path = str(tmp_path / "instance")
+        client = app.test_client()
+        out = issue(client, _env(app, client, session))
+        url = f"/v/{out['id']}"
+        del handled_by_flask[:]
+        first, hot = client.get(url, headers=JSON), client.get(url, headers=JSON)
+        assert handled_by_flask == [url] and hot.headers["X-RateLimit-Remaining"] == "98"
+    finally:
+        proc.kill()
+        proc.wait(10)
+    resp = client.get(url, headers=JSON)
+    assert resp.status_code == 200 and resp.get_json()["verified"] is True
+    assert handled_by_flask == [url, url]
