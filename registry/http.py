@@ -81,7 +81,6 @@ class Limiter(flask_limiter.Limiter):
                 return
         super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
 
-
     def count_outside_flask(self, app, limit_text: str, endpoint: str, environ: dict) -> list[tuple[str, str]] | None:
         """Count a request to a route limited by ``limit_text`` alone, for an answer given outside
         Flask's request handling, in the bucket Flask-Limiter counts that route in; the rate-limit
