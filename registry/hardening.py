@@ -120,16 +120,18 @@ class Request(flask.Request):
         pass
 
 
+def nul_in_headers(environ: dict) -> bool:
+    return any(key.startswith("HTTP_") and isinstance(value, str) and "\x00" in value for key, value in environ.items())
+
+
 def _refuse_nul() -> None:
     req = request._get_current_object()
     environ = req.environ
     if "\x00" in req.path or b"%00" in req.query_string or b"\x00" in req.query_string:
         raise RegistryError("The URL must not contain NUL (%00)", type="invalid-characters",
                             title="Invalid characters")
-    for key, value in environ.items():
-        if key.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
-            raise RegistryError("A header must not contain NUL", type="invalid-characters",
-                                title="Invalid characters")
+    if nul_in_headers(environ):
+        raise RegistryError("A header must not contain NUL", type="invalid-characters", title="Invalid characters")
     # Without a Content-Type there is no form (request.mimetype would be ""): nothing to parse.
     if environ.get("CONTENT_TYPE") and req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         for key, value in req.form.items(multi=True):

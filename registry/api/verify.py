@@ -13,6 +13,7 @@ from flask import Response, current_app, render_template, request
 from ..db import get_session, read_only
 from ..domain.status import effective_status
 from ..errors import InvalidInput, NotFound
+from ..hardening import nul_in_headers
 from ..http import json_body, limiter, request_id_for
 from ..models import Certificate
 from .. import public_pages, tlog, verification
@@ -139,11 +140,15 @@ def _wants_json() -> bool:
 
 def _cache_headers(resp: Response, etag: str | None = None) -> Response:
     headers = resp.headers
-    headers["Cache-Control"] = f"public, max-age={int(current_app.config['VERIFY_CACHE_SECONDS'])}"
+    headers["Cache-Control"] = _cache_control(current_app.config)
     headers["Vary"] = "Accept, Accept-Language"
     if etag:
         headers["ETag"] = f'"{etag}"'
     return resp
+
+
+def _cache_control(config) -> str:
+    return f"public, max-age={int(config['VERIFY_CACHE_SECONDS'])}"
 
 
 def _summary(cert) -> dict:
@@ -307,9 +312,8 @@ class HotAnswers:
         app = self.app
         if "HTTP_COOKIE" in environ or "HTTP_IF_NONE_MATCH" in environ:
             return None
-        for key, value in environ.items():  # hardening._refuse_nul answers these
-            if key.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
-                return None
+        if nul_in_headers(environ):  # hardening._refuse_nul answers these
+            return None
         if app.extensions["registry.key_check"].state != "ok":
             return None
         with app.app_context():
@@ -334,7 +338,7 @@ class HotAnswers:
                 return None
         request_id = request_id_for(environ)
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-                   ("Cache-Control", f"public, max-age={int(app.config['VERIFY_CACHE_SECONDS'])}"),
+                   ("Cache-Control", _cache_control(app.config)),
                    ("Vary", _VARY), ("ETag", f'"{etag}"'), *app.extensions["registry.static_headers"],
                    ("X-Request-Id", request_id), *limit_headers]
         app.extensions["registry.observe"]("GET", "/v/<cert_id>", 200, time.perf_counter() - started,
