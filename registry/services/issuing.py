@@ -337,6 +337,7 @@ def issue_batch(session: Session, signer: Signer, body: Body, items: list, *, pu
                            type="invalid-batch", errors={"items": [f"Send 1 to {BATCH_LIMIT} items."]})
     schema = shared(CertificateIn)
     batch = BatchContext()
+    batch.lists.lock(session)
     run = _Run(session, signer, body, items, batch, schema, public_url=public_url, actor=actor,
                client_id=client_id, now=now)
     results = run.results

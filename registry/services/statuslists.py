@@ -45,7 +45,9 @@ class BatchLists:
     instead would cost a batch up to 98,304 rows per list), and ``used`` is written once, by
     :meth:`settle`.
 
-    Safe because the list row stays locked (FOR UPDATE, or SQLite's single writer) until commit.
+    Safe because the list row stays locked (FOR UPDATE, or SQLite's single writer) until commit:
+    :meth:`lock` takes the locks in the batch's own transaction, since a lock first taken inside an
+    item's savepoint would go when that savepoint rolls back, while the batch went on drawing.
     """
 
     def __init__(self) -> None:
@@ -55,6 +57,11 @@ class BatchLists:
         self.pending: dict[str, int] = {}
         self.touched: dict[str, StatusList] = {}
         self.states: dict[str, object] = {}  # each open row's InstanceState, asked at every allocation
+
+    def lock(self, session: Session) -> None:
+        """Open (and lock) every purpose's list; call outside any savepoint of the batch."""
+        for purpose in PREFIX:
+            self.open(session, purpose)
 
     def open(self, session: Session, purpose: str) -> StatusList:
         row = self.rows.get(purpose)

@@ -144,3 +144,67 @@ def test_contention_beyond_the_busy_timeout_is_503(engine, database_url, tmp_pat
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["type"].endswith("/database-busy")
     assert int(resp.headers["Retry-After"]) > 0
+
+
+def test_a_batch_keeps_its_status_list_locks_when_a_savepoint_rolls_back(engine, database_url, is_postgres):
+    """An offset taken by another transaction between a batch's check and its write rolls the write's
+    savepoint back; the batch then issues item by item and must still hold the open lists' row locks,
+    or a concurrent single issuance could draw an index the batch has just handed out."""
+    if not is_postgres:
+        pytest.skip("row locks: SQLite serialises writers for the whole transaction")
+    from sqlalchemy import event, select
+    from sqlalchemy.exc import OperationalError
+
+    from registry.db import new_session
+    from registry.models import StatusList
+    from registry.schemas.certificates import CertificateIn
+    from registry.services import accreditation, issuing
+
+    app = create_app(app_config(database_url))
+    body_obj, _client_id, _secret = commit_body(app)
+    taken = offsets("1", prefix=uuid.uuid4().hex[:8])
+    with app.app_context():
+        other = new_session()
+        holder = issuing.issue(other, app.extensions["registry.signer"], accreditation.get_body(other, body_obj.id),
+                               CertificateIn().load(certificate_request(footprint=footprint("0.8"))),
+                               public_url=app.config["PUBLIC_URL"], actor="test")
+        other.commit()
+        session = new_session()
+        conn = session.connection()
+        stolen, probed = [], []
+
+        def steal(connection, cursor, statement, parameters, context, executemany):
+            if stolen and not probed and statement.startswith("INSERT INTO certificates"):
+                # Item by item now, after the rollback: are the open lists still locked by the batch?
+                with engine.connect() as probe:
+                    try:
+                        probe.execute(select(StatusList.id).with_for_update(nowait=True)).all()
+                        probed.append("free")
+                    except OperationalError as err:
+                        probed.append("locked" if "could not obtain lock" in str(err) else str(err))
+                    probe.rollback()
+            # Just before the batch writes its offsets, another transaction records the same offset.
+            if statement.startswith("INSERT INTO offsets") and not stolen:
+                stolen.append(True)
+                with engine.begin() as thief:
+                    row = {**(parameters[0] if executemany else parameters), "certificate_id": holder.id}
+                    thief.execute(text("INSERT INTO offsets (identity, certificate_id, registry, serial_number, "
+                                       "quantity, vintage, kind, retired_at, project) VALUES (:identity, "
+                                       ":certificate_id, :registry, :serial_number, :quantity, :vintage, :kind, "
+                                       ":retired_at, :project)"), row)
+
+        event.listen(conn, "before_cursor_execute", steal)
+        try:
+            neutral = certificate_request("carbon-neutral", offsets=taken, coveredQuantity="1000",
+                                          renewableElectricityShare="0.5", footprint=footprint("0.80"))
+            results = issuing.issue_batch(session, app.extensions["registry.signer"],
+                                          accreditation.get_body(session, body_obj.id),
+                                          [certificate_request(footprint=footprint("0.81")), neutral],
+                                          public_url=app.config["PUBLIC_URL"], actor="test", client_id=_client_id)
+            assert stolen and [r.status for r in results] == [201, 409]
+            assert probed == ["locked"]
+        finally:
+            event.remove(conn, "before_cursor_execute", steal)
+            session.rollback()
+            session.close()
+            other.close()
