@@ -337,7 +337,6 @@ def issue_batch(session: Session, signer: Signer, body: Body, items: list, *, pu
                            type="invalid-batch", errors={"items": [f"Send 1 to {BATCH_LIMIT} items."]})
     schema = shared(CertificateIn)
     batch = BatchContext()
-    batch.lists.lock(session)
     run = _Run(session, signer, body, items, batch, schema, public_url=public_url, actor=actor,
                client_id=client_id, now=now)
     results = run.results
@@ -463,6 +462,7 @@ class _Run:
                     certs = _write_accepted(self.session, self.signer, self.body, self.accepted, self.batch,
                                             public_url=self.public_url, actor=self.actor, client_id=self.client_id)
             except IntegrityError:
+                self.batch.lists.forget()
                 self._one_by_one(end)
             else:
                 for item, cert in zip(self.accepted, certs):
@@ -582,10 +582,14 @@ def _issue_item(session: Session, signer: Signer, body: Body, raw, schema, batch
     except ValidationError as err:
         return Result(422, problem=_invalid_fields(err))
     try:
-        with session.begin_nested():
-            cert = issue(session, signer, body, data, public_url=public_url, actor=actor, now=now, batch=batch)
-            if key:
-                remember_idempotency(session, client_id, key, digest, cert)
+        try:
+            with session.begin_nested():
+                cert = issue(session, signer, body, data, public_url=public_url, actor=actor, now=now, batch=batch)
+                if key:
+                    remember_idempotency(session, client_id, key, digest, cert)
+        except Exception:
+            batch.lists.forget()  # the savepoint rolled back, and any list lock first taken in it
+            raise
     except RegistryError as err:
         return Result(err.status, problem=_problem(err))
     except IntegrityError as err:

@@ -45,9 +45,9 @@ class BatchLists:
     instead would cost a batch up to 98,304 rows per list), and ``used`` is written once, by
     :meth:`settle`.
 
-    Safe because the list row stays locked (FOR UPDATE, or SQLite's single writer) until commit:
-    :meth:`lock` takes the locks in the batch's own transaction, since a lock first taken inside an
-    item's savepoint would go when that savepoint rolls back, while the batch went on drawing.
+    Safe because the list row stays locked (FOR UPDATE, or SQLite's single writer) until commit. A
+    lock first taken inside a savepoint goes when that savepoint rolls back: :meth:`forget` then
+    drops the open rows and the unchecked candidates, so the next allocation locks and probes again.
     """
 
     def __init__(self) -> None:
@@ -58,10 +58,11 @@ class BatchLists:
         self.touched: dict[str, StatusList] = {}
         self.states: dict[str, object] = {}  # each open row's InstanceState, asked at every allocation
 
-    def lock(self, session: Session) -> None:
-        """Open (and lock) every purpose's list; call outside any savepoint of the batch."""
-        for purpose in PREFIX:
-            self.open(session, purpose)
+    def forget(self) -> None:
+        """After a savepoint rolled back: what was open may no longer be locked by this transaction."""
+        self.rows.clear()
+        for candidates in self.free.values():
+            candidates.clear()
 
     def open(self, session: Session, purpose: str) -> StatusList:
         row = self.rows.get(purpose)
